@@ -1,0 +1,124 @@
+//! Object bytes → JSON text: gzip (every member) or plain, with a decompressed-size cap.
+
+use std::io::Read;
+
+use flate2::read::MultiGzDecoder;
+
+/// Why an object's bytes could not be fully decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeProblem {
+    /// The gzip stream is damaged; the text decoded before the damage is kept.
+    CorruptGzip(String),
+    /// The gzip stream ends early; the text decoded so far is kept.
+    TruncatedGzip,
+    /// Decompressing would exceed the cap; nothing is kept (a gzip bomb is not expanded).
+    TooLarge { limit: u64 },
+}
+
+/// Whether `bytes` start with the gzip magic number.
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
+/// Decodes an object into JSON text. Gzip is recognised by its magic bytes, so a `.json.gz`
+/// object stored uncompressed (or a `.json` one that is compressed) still reads.
+///
+/// Returns the text and, if decoding stopped early, why; the text then holds everything
+/// decoded before the problem (empty for [`DecodeProblem::TooLarge`]).
+pub fn decode(bytes: &[u8], max_decompressed: u64) -> (Vec<u8>, Option<DecodeProblem>) {
+    if !is_gzip(bytes) {
+        if bytes.len() as u64 > max_decompressed {
+            return (
+                Vec::new(),
+                Some(DecodeProblem::TooLarge {
+                    limit: max_decompressed,
+                }),
+            );
+        }
+        return (bytes.to_vec(), None);
+    }
+    // CloudTrail objects compress ~8-10x; start near that to avoid regrowth.
+    let guess = (bytes.len().saturating_mul(9)).min(max_decompressed as usize) + 64;
+    let mut out = Vec::with_capacity(guess);
+    // read one byte past the cap to tell "exactly at the cap" from "over it"
+    let mut reader = MultiGzDecoder::new(bytes).take(max_decompressed.saturating_add(1));
+    match reader.read_to_end(&mut out) {
+        Ok(_) if out.len() as u64 > max_decompressed => (
+            Vec::new(),
+            Some(DecodeProblem::TooLarge {
+                limit: max_decompressed,
+            }),
+        ),
+        Ok(_) => (out, None),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            (out, Some(DecodeProblem::TruncatedGzip))
+        }
+        Err(e) => (out, Some(DecodeProblem::CorruptGzip(e.to_string()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{write::GzEncoder, Compression};
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn plain_and_gzip() {
+        assert_eq!(decode(b"{}", 10), (b"{}".to_vec(), None));
+        assert_eq!(
+            decode(&gz(b"{\"a\":1}"), 100),
+            (b"{\"a\":1}".to_vec(), None)
+        );
+    }
+
+    #[test]
+    fn every_gzip_member_is_read() {
+        let mut two = gz(b"hello ");
+        two.extend(gz(b"world"));
+        assert_eq!(decode(&two, 100).0, b"hello world");
+    }
+
+    #[test]
+    fn truncated_gzip_keeps_prefix() {
+        let data: Vec<u8> = (0..20000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let z = gz(&data);
+        let (out, p) = decode(&z[..z.len() / 2], 1 << 20);
+        assert_eq!(p, Some(DecodeProblem::TruncatedGzip));
+        assert!(!out.is_empty() && data.starts_with(&out));
+    }
+
+    #[test]
+    fn corrupt_gzip_is_reported() {
+        let mut z = gz(&vec![b'x'; 10000]);
+        let n = z.len();
+        for b in &mut z[12..n - 8] {
+            *b ^= 0x5a;
+        }
+        let (_, p) = decode(&z, 1 << 20);
+        assert!(
+            matches!(
+                p,
+                Some(DecodeProblem::CorruptGzip(_)) | Some(DecodeProblem::TruncatedGzip)
+            ),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn bomb_is_not_expanded() {
+        let z = gz(&vec![0u8; 1 << 20]);
+        let (out, p) = decode(&z, 1000);
+        assert!(out.is_empty());
+        assert_eq!(p, Some(DecodeProblem::TooLarge { limit: 1000 }));
+        // exactly at the cap is fine
+        let (out, p) = decode(&gz(&[7u8; 1000]), 1000);
+        assert_eq!((out.len(), p), (1000, None));
+    }
+}
