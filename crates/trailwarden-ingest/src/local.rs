@@ -50,14 +50,15 @@ pub fn walk(paths: &[PathBuf]) -> (Vec<ObjectRef>, Vec<WalkError>) {
             }
         }
     }
-    objects.sort_by(|a, b| a.key.cmp(&b.key));
-    objects.dedup_by(|a, b| a.key == b.key);
+    objects.sort_by(|a, b| a.key.cmp(&b.key).then_with(|| a.location.cmp(&b.location)));
+    objects.dedup_by(|a, b| a.location == b.location);
     (objects, errors)
 }
 
 fn object(p: &Path) -> ObjectRef {
+    let path = p.to_string_lossy();
     ObjectRef {
-        key: p.to_string_lossy().into_owned(),
+        key: crate::stable_key(&path),
         location: Location::Local(p.to_path_buf()),
     }
 }

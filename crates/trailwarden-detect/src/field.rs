@@ -1,0 +1,502 @@
+//! Field paths: typed fields by their CloudTrail names, and JSON paths into the raw fields.
+//!
+//! A typed field yields at most one string, borrowed from the [`Event`] (no allocation). A raw
+//! path (`requestParameters.bucketName`) yields every leaf at that path: the raw field's JSON
+//! text is parsed once per event evaluation, on first use, and only for events that already
+//! passed the cheap eventSource/eventName/outcome filter. Arrays on the way fan out (any
+//! element), arrays at the end are flattened, JSON `null` counts as missing.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use serde_json::Value;
+use trailwarden_parse::{Event, IdentityType};
+
+/// A typed field of [`Event`], named as in CloudTrail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Typed {
+    EventVersion,
+    EventSource,
+    EventName,
+    AwsRegion,
+    SourceIpAddress,
+    UserAgent,
+    ErrorCode,
+    ErrorMessage,
+    RequestId,
+    EventId,
+    EventType,
+    EventCategory,
+    ApiVersion,
+    ReadOnly,
+    ManagementEvent,
+    RecipientAccountId,
+    SharedEventId,
+    VpcEndpointId,
+    SessionCredentialFromConsole,
+    IdentityType,
+    PrincipalId,
+    Arn,
+    AccountId,
+    AccessKeyId,
+    UserName,
+    InvokedBy,
+    SessionIssuerType,
+    SessionIssuerArn,
+    SessionIssuerUserName,
+    SessionIssuerAccountId,
+    MfaAuthenticated,
+    SourceIdentity,
+    IdentityProvider,
+    OnBehalfOfUserId,
+    IdentityStoreArn,
+    /// The normalised principal key.
+    Principal,
+    /// `recipientAccountId`, else the caller's account.
+    Account,
+}
+
+/// Every typed field name accepted in a policy, with its field.
+pub(crate) const TYPED_FIELDS: &[(&str, Typed)] = &[
+    ("eventVersion", Typed::EventVersion),
+    ("eventSource", Typed::EventSource),
+    ("eventName", Typed::EventName),
+    ("awsRegion", Typed::AwsRegion),
+    ("sourceIPAddress", Typed::SourceIpAddress),
+    ("userAgent", Typed::UserAgent),
+    ("errorCode", Typed::ErrorCode),
+    ("errorMessage", Typed::ErrorMessage),
+    ("requestID", Typed::RequestId),
+    ("eventID", Typed::EventId),
+    ("eventType", Typed::EventType),
+    ("eventCategory", Typed::EventCategory),
+    ("apiVersion", Typed::ApiVersion),
+    ("readOnly", Typed::ReadOnly),
+    ("managementEvent", Typed::ManagementEvent),
+    ("recipientAccountId", Typed::RecipientAccountId),
+    ("sharedEventID", Typed::SharedEventId),
+    ("vpcEndpointId", Typed::VpcEndpointId),
+    (
+        "sessionCredentialFromConsole",
+        Typed::SessionCredentialFromConsole,
+    ),
+    ("userIdentity.type", Typed::IdentityType),
+    ("userIdentity.principalId", Typed::PrincipalId),
+    ("userIdentity.arn", Typed::Arn),
+    ("userIdentity.accountId", Typed::AccountId),
+    ("userIdentity.accessKeyId", Typed::AccessKeyId),
+    ("userIdentity.userName", Typed::UserName),
+    ("userIdentity.invokedBy", Typed::InvokedBy),
+    (
+        "userIdentity.sessionContext.sessionIssuer.type",
+        Typed::SessionIssuerType,
+    ),
+    (
+        "userIdentity.sessionContext.sessionIssuer.arn",
+        Typed::SessionIssuerArn,
+    ),
+    (
+        "userIdentity.sessionContext.sessionIssuer.userName",
+        Typed::SessionIssuerUserName,
+    ),
+    (
+        "userIdentity.sessionContext.sessionIssuer.accountId",
+        Typed::SessionIssuerAccountId,
+    ),
+    (
+        "userIdentity.sessionContext.attributes.mfaAuthenticated",
+        Typed::MfaAuthenticated,
+    ),
+    (
+        "userIdentity.sessionContext.sourceIdentity",
+        Typed::SourceIdentity,
+    ),
+    ("userIdentity.identityProvider", Typed::IdentityProvider),
+    ("userIdentity.onBehalfOf.userId", Typed::OnBehalfOfUserId),
+    ("userIdentity.identityStoreArn", Typed::IdentityStoreArn),
+    ("principal", Typed::Principal),
+    ("account", Typed::Account),
+];
+
+fn bool_text(b: Option<bool>) -> Option<&'static str> {
+    b.map(|b| if b { "true" } else { "false" })
+}
+
+impl Typed {
+    /// The field's value; empty strings count as missing.
+    pub(crate) fn get(self, e: &Event) -> Option<&str> {
+        let id = &e.identity;
+        let v = match self {
+            Typed::EventVersion => e.event_version.as_deref(),
+            Typed::EventSource => Some(e.event_source.as_str()),
+            Typed::EventName => Some(e.event_name.as_str()),
+            Typed::AwsRegion => e.aws_region.as_deref(),
+            Typed::SourceIpAddress => e.source_ip_address.as_deref(),
+            Typed::UserAgent => e.user_agent.as_deref(),
+            Typed::ErrorCode => e.error_code.as_deref(),
+            Typed::ErrorMessage => e.error_message.as_deref(),
+            Typed::RequestId => e.request_id.as_deref(),
+            Typed::EventId => e.event_id.as_deref(),
+            Typed::EventType => e.event_type.as_deref(),
+            Typed::EventCategory => e.event_category.as_deref(),
+            Typed::ApiVersion => e.api_version.as_deref(),
+            Typed::ReadOnly => bool_text(e.read_only),
+            Typed::ManagementEvent => bool_text(e.management_event),
+            Typed::RecipientAccountId => e.recipient_account_id.as_deref(),
+            Typed::SharedEventId => e.shared_event_id.as_deref(),
+            Typed::VpcEndpointId => e.vpc_endpoint_id.as_deref(),
+            Typed::SessionCredentialFromConsole => bool_text(e.session_credential_from_console),
+            Typed::IdentityType => match id.kind {
+                IdentityType::Missing => None,
+                ref k => Some(k.as_str()),
+            },
+            Typed::PrincipalId => id.principal_id.as_deref(),
+            Typed::Arn => id.arn.as_deref(),
+            Typed::AccountId => id.account_id.as_deref(),
+            Typed::AccessKeyId => id.access_key_id.as_deref(),
+            Typed::UserName => id.user_name.as_deref(),
+            Typed::InvokedBy => id.invoked_by.as_deref(),
+            Typed::SessionIssuerType => id.session_issuer_type.as_deref(),
+            Typed::SessionIssuerArn => id.session_issuer_arn.as_deref(),
+            Typed::SessionIssuerUserName => id.session_issuer_user_name.as_deref(),
+            Typed::SessionIssuerAccountId => id.session_issuer_account_id.as_deref(),
+            Typed::MfaAuthenticated => bool_text(id.mfa_authenticated),
+            Typed::SourceIdentity => id.source_identity.as_deref(),
+            Typed::IdentityProvider => id.identity_provider.as_deref(),
+            Typed::OnBehalfOfUserId => id.on_behalf_of_user_id.as_deref(),
+            Typed::IdentityStoreArn => id.identity_store_arn.as_deref(),
+            Typed::Principal => id.principal.as_deref(),
+            Typed::Account => e.account(),
+        };
+        v.filter(|s| !s.is_empty())
+    }
+}
+
+/// A raw (JSON text) field of [`Event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RawRoot {
+    RequestParameters = 0,
+    ResponseElements,
+    AdditionalEventData,
+    Resources,
+    ServiceEventDetails,
+    TlsDetails,
+    InsightDetails,
+    Addendum,
+    EdgeDeviceDetails,
+}
+
+const RAW_COUNT: usize = 9;
+
+pub(crate) const RAW_ROOTS: &[(&str, RawRoot)] = &[
+    ("requestParameters", RawRoot::RequestParameters),
+    ("responseElements", RawRoot::ResponseElements),
+    ("additionalEventData", RawRoot::AdditionalEventData),
+    ("resources", RawRoot::Resources),
+    ("serviceEventDetails", RawRoot::ServiceEventDetails),
+    ("tlsDetails", RawRoot::TlsDetails),
+    ("insightDetails", RawRoot::InsightDetails),
+    ("addendum", RawRoot::Addendum),
+    ("edgeDeviceDetails", RawRoot::EdgeDeviceDetails),
+];
+
+impl RawRoot {
+    fn text(self, e: &Event) -> Option<&str> {
+        match self {
+            RawRoot::RequestParameters => e.request_parameters.as_deref(),
+            RawRoot::ResponseElements => e.response_elements.as_deref(),
+            RawRoot::AdditionalEventData => e.additional_event_data.as_deref(),
+            RawRoot::Resources => e.resources.as_deref(),
+            RawRoot::ServiceEventDetails => e.service_event_details.as_deref(),
+            RawRoot::TlsDetails => e.tls_details.as_deref(),
+            RawRoot::InsightDetails => e.insight_details.as_deref(),
+            RawRoot::Addendum => e.addendum.as_deref(),
+            RawRoot::EdgeDeviceDetails => e.edge_device_details.as_deref(),
+        }
+    }
+}
+
+/// One step of a raw path: an object key, or (when written as digits) also an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Seg {
+    key: String,
+    index: Option<usize>,
+}
+
+/// A compiled field path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Field {
+    Typed(Typed),
+    Raw(RawRoot, Vec<Seg>),
+}
+
+/// Splits `a.b."c.d".0` into segments; quotes allow dots inside a key.
+fn split_path(path: &str) -> Result<Vec<String>, String> {
+    let mut segs = Vec::new();
+    let mut cur = String::new();
+    let mut chars = path.chars().peekable();
+    let mut quoted_seg = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if cur.is_empty() && !quoted_seg => {
+                quoted_seg = true;
+                let mut closed = false;
+                for q in chars.by_ref() {
+                    if q == '"' {
+                        closed = true;
+                        break;
+                    }
+                    cur.push(q);
+                }
+                if !closed {
+                    return Err(format!("unclosed quote in field path `{path}`"));
+                }
+                match chars.peek() {
+                    None | Some('.') => {}
+                    Some(_) => {
+                        return Err(format!(
+                            "a quoted segment must be followed by `.` or the end in `{path}`"
+                        ))
+                    }
+                }
+            }
+            '.' => {
+                if cur.is_empty() && !quoted_seg {
+                    return Err(format!("empty segment in field path `{path}`"));
+                }
+                segs.push(std::mem::take(&mut cur));
+                quoted_seg = false;
+            }
+            _ => cur.push(c),
+        }
+    }
+    if cur.is_empty() && !quoted_seg {
+        return Err(format!("empty segment in field path `{path}`"));
+    }
+    segs.push(cur);
+    Ok(segs)
+}
+
+impl Field {
+    pub(crate) fn parse(path: &str) -> Result<Field, String> {
+        if let Some((_, t)) = TYPED_FIELDS.iter().find(|(name, _)| *name == path) {
+            return Ok(Field::Typed(*t));
+        }
+        let segs = split_path(path)?;
+        let Some((first, rest)) = segs.split_first() else {
+            return Err("empty field path".to_string());
+        };
+        let Some((_, root)) = RAW_ROOTS.iter().find(|(name, _)| name == first) else {
+            return Err(format!(
+                "unknown field `{path}`: use a CloudTrail field ({}, …) or a path into {}",
+                "eventName, errorCode, sourceIPAddress, userAgent, readOnly, userIdentity.type, userIdentity.arn, userIdentity.sessionContext.sessionIssuer.arn, principal, account",
+                RAW_ROOTS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        };
+        let segs = rest
+            .iter()
+            .map(|k| Seg {
+                key: k.clone(),
+                index: if k.bytes().all(|b| b.is_ascii_digit()) {
+                    k.parse().ok()
+                } else {
+                    None
+                },
+            })
+            .collect();
+        Ok(Field::Raw(*root, segs))
+    }
+}
+
+/// Per-event evaluation context: the event and its lazily parsed raw fields.
+pub(crate) struct Ctx<'e> {
+    pub(crate) event: &'e Event,
+    raw: [OnceCell<Option<Value>>; RAW_COUNT],
+}
+
+impl<'e> Ctx<'e> {
+    pub(crate) fn new(event: &'e Event) -> Self {
+        Ctx {
+            event,
+            raw: [const { OnceCell::new() }; RAW_COUNT],
+        }
+    }
+
+    /// The parsed raw field; `None` when absent, JSON `null` or not valid JSON.
+    pub(crate) fn raw(&self, root: RawRoot) -> Option<&Value> {
+        self.raw[root as usize]
+            .get_or_init(|| {
+                root.text(self.event)
+                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                    .filter(|v| !v.is_null())
+            })
+            .as_ref()
+    }
+
+    /// Calls `f` on every leaf of `field` until it returns `true`; returns whether it did.
+    pub(crate) fn any_leaf(&self, field: &Field, f: &mut dyn FnMut(Leaf<'_>) -> bool) -> bool {
+        match field {
+            Field::Typed(t) => t.get(self.event).is_some_and(|s| f(Leaf::Str(s))),
+            Field::Raw(root, segs) => match self.raw(*root) {
+                Some(v) => visit(v, segs, f),
+                None => false,
+            },
+        }
+    }
+
+    /// The first leaf's text, if any.
+    pub(crate) fn first_text(&self, field: &Field) -> Option<String> {
+        let mut out = None;
+        self.any_leaf(field, &mut |leaf| {
+            out = Some(leaf.text().into_owned());
+            true
+        });
+        out
+    }
+}
+
+/// A value at the end of a path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Leaf<'a> {
+    Str(&'a str),
+    Json(&'a Value),
+}
+
+impl<'a> Leaf<'a> {
+    /// The leaf as text: strings as they are, booleans and numbers as JSON text, objects as
+    /// compact JSON.
+    pub(crate) fn text(&self) -> Cow<'a, str> {
+        match *self {
+            Leaf::Str(s) => Cow::Borrowed(s),
+            Leaf::Json(Value::String(s)) => Cow::Borrowed(s.as_str()),
+            Leaf::Json(Value::Bool(true)) => Cow::Borrowed("true"),
+            Leaf::Json(Value::Bool(false)) => Cow::Borrowed("false"),
+            Leaf::Json(Value::Null) => Cow::Borrowed(""),
+            Leaf::Json(v) => Cow::Owned(v.to_string()),
+        }
+    }
+
+    /// The leaf as a JSON value (for evidence).
+    pub(crate) fn to_value(self) -> Value {
+        match self {
+            Leaf::Str(s) => Value::String(s.to_string()),
+            Leaf::Json(v) => v.clone(),
+        }
+    }
+}
+
+fn visit<'v>(v: &'v Value, segs: &[Seg], f: &mut dyn FnMut(Leaf<'_>) -> bool) -> bool {
+    match (v, segs.split_first()) {
+        (Value::Null, _) => false,
+        (Value::Array(items), None) => items.iter().any(|item| visit(item, &[], f)),
+        (_, None) => f(Leaf::Json(v)),
+        (Value::Object(map), Some((seg, rest))) => {
+            map.get(&seg.key).is_some_and(|next| visit(next, rest, f))
+        }
+        (Value::Array(items), Some((seg, rest))) => match seg.index {
+            Some(i) => items.get(i).is_some_and(|next| visit(next, rest, f)),
+            None => items.iter().any(|item| visit(item, segs, f)),
+        },
+        (_, Some(_)) => false,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap (workspace lint policy)
+mod tests {
+    use super::*;
+
+    fn ev_with_params(params: Option<&str>) -> Event {
+        Event {
+            event_source: "s3.amazonaws.com".into(),
+            event_name: "PutBucketAcl".into(),
+            request_parameters: params.map(str::to_string),
+            ..Event::default()
+        }
+    }
+
+    fn leaves(e: &Event, path: &str) -> Vec<String> {
+        let f = Field::parse(path).unwrap();
+        let ctx = Ctx::new(e);
+        let mut out = Vec::new();
+        ctx.any_leaf(&f, &mut |l| {
+            out.push(l.text().into_owned());
+            false
+        });
+        out
+    }
+
+    #[test]
+    fn typed_names_resolve() {
+        assert_eq!(
+            Field::parse("userIdentity.arn").unwrap(),
+            Field::Typed(Typed::Arn)
+        );
+        assert_eq!(
+            Field::parse("sourceIPAddress").unwrap(),
+            Field::Typed(Typed::SourceIpAddress)
+        );
+        assert!(Field::parse("userIdentity.nope").is_err());
+        assert!(Field::parse("requestParameter.bucketName").is_err());
+        assert!(Field::parse("requestParameters..x").is_err());
+        assert!(Field::parse("requestParameters.\"x").is_err());
+        assert!(Field::parse("").is_err());
+    }
+
+    #[test]
+    fn raw_path_into_object() {
+        let e = ev_with_params(Some(
+            r#"{"bucketName":"b","acl":{"n":1,"t":true},"list":["x","y"],"nested":[{"k":"a"},{"k":"b"}]}"#,
+        ));
+        assert_eq!(leaves(&e, "requestParameters.bucketName"), ["b"]);
+        assert_eq!(leaves(&e, "requestParameters.acl.n"), ["1"]);
+        assert_eq!(leaves(&e, "requestParameters.acl.t"), ["true"]);
+        assert_eq!(leaves(&e, "requestParameters.list"), ["x", "y"]);
+        assert_eq!(leaves(&e, "requestParameters.list.1"), ["y"]);
+        assert_eq!(leaves(&e, "requestParameters.nested.k"), ["a", "b"]);
+        assert_eq!(leaves(&e, "requestParameters.nested.0.k"), ["a"]);
+        assert_eq!(leaves(&e, "requestParameters.acl"), [r#"{"n":1,"t":true}"#]);
+        assert!(leaves(&e, "requestParameters.missing").is_empty());
+        assert!(leaves(&e, "requestParameters.bucketName.deeper").is_empty());
+    }
+
+    #[test]
+    fn raw_path_quoted_segments() {
+        let e = ev_with_params(Some(r#"{"x-amz-acl":["public-read"],"a.b":"dotted"}"#));
+        assert_eq!(
+            leaves(&e, "requestParameters.\"x-amz-acl\""),
+            ["public-read"]
+        );
+        assert_eq!(leaves(&e, "requestParameters.x-amz-acl"), ["public-read"]);
+        assert_eq!(leaves(&e, "requestParameters.\"a.b\""), ["dotted"]);
+    }
+
+    #[test]
+    fn raw_root_null_missing_string_or_garbage() {
+        for raw in [None, Some("null"), Some("not json"), Some("{\"a\":null}")] {
+            let e = ev_with_params(raw);
+            assert!(leaves(&e, "requestParameters.a").is_empty(), "{raw:?}");
+        }
+        // A raw field that is a JSON string is a leaf, but has no children.
+        let e = ev_with_params(Some("\"text\""));
+        assert_eq!(leaves(&e, "requestParameters"), ["text"]);
+        assert!(leaves(&e, "requestParameters.a").is_empty());
+    }
+
+    #[test]
+    fn empty_typed_strings_are_missing() {
+        let e = Event::default();
+        assert!(Typed::EventName.get(&e).is_none());
+        assert!(Typed::IdentityType.get(&e).is_none());
+        assert!(Typed::ReadOnly.get(&e).is_none());
+        let e = Event {
+            read_only: Some(true),
+            ..Event::default()
+        };
+        assert_eq!(Typed::ReadOnly.get(&e), Some("true"));
+    }
+}

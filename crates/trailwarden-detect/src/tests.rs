@@ -1,0 +1,993 @@
+//! Crate-level tests: loading and its errors, the engine end to end, the built-in pack, and a
+//! property test that evaluation never panics.
+
+use super::*;
+use crate::policy::test_event_json;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use trailwarden_parse::{Event, IdentityType};
+
+const SEED_IDS: [&str; 11] = [
+    "console-signin-failures",
+    "cloudtrail-config-change",
+    "ec2-instance-config-change",
+    "iam-policy-change",
+    "risky-ip-logon",
+    "network-acl-change",
+    "network-gateway-change",
+    "s3-bucket-config-change",
+    "security-group-change",
+    "vpc-change",
+    "s3-bucket-public",
+];
+
+fn risky() -> IpLists {
+    let mut lists = IpLists::new();
+    lists
+        .add_text("risky", "risky.txt", "203.0.113.0/24\n2001:db8:bad::/48\n")
+        .unwrap();
+    lists
+}
+
+fn origin() -> EventRef<'static> {
+    EventRef {
+        source_object: "bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/02/x.json.gz",
+    }
+}
+
+fn policy(yaml: &str) -> Result<Policy, DetectError> {
+    Policy::from_yaml("test.yaml", yaml)
+}
+
+fn policies(yamls: &[&str]) -> Policies {
+    let mut ps = Policies::new();
+    for y in yamls {
+        ps.add(policy(y).unwrap()).unwrap();
+    }
+    ps
+}
+
+fn eval(engine: &Engine, e: &Event) -> Vec<Alert> {
+    let mut out = Vec::new();
+    engine.evaluate(e, origin(), &mut out);
+    out
+}
+
+fn ev(source: &str, name: &str) -> Event {
+    Event {
+        event_time: 1_714_644_672_000_000,
+        event_source: source.into(),
+        event_name: name.into(),
+        event_id: Some("e-1".into()),
+        aws_region: Some("us-east-1".into()),
+        recipient_account_id: Some("111122223333".into()),
+        source_ip_address: Some("198.51.100.23".into()),
+        source_ip: "198.51.100.23".parse().ok(),
+        ..Event::default()
+    }
+}
+
+const MINIMAL: &str = r#"
+id: minimal
+title: Minimal
+description: d
+severity: low
+mitre: [T1098]
+match:
+  event_source: iam.amazonaws.com
+  event_name: [AttachUserPolicy, "Put*Policy"]
+"#;
+
+// ---------------------------------------------------------------- the built-in pack
+
+#[test]
+fn builtins_load_and_pass_their_tests() {
+    let policies = Policies::builtin().unwrap();
+    let report = run_policy_tests(&policies, &IpLists::new());
+    assert!(report.all_passed(), "{report}");
+    assert!(report.results.len() >= 44, "{}", report.results.len());
+}
+
+#[test]
+fn builtin_pack_is_the_seed_contract() {
+    let policies = Policies::builtin().unwrap();
+    let ids: Vec<&str> = policies.iter().map(Policy::id).collect();
+    assert_eq!(ids, SEED_IDS);
+    let mut has_exclude_test = false;
+    for p in &policies {
+        let pos = p
+            .tests()
+            .iter()
+            .filter(|t| t.expect == Expect::Alert)
+            .count();
+        let neg = p.tests().len() - pos;
+        assert!(
+            pos >= 2 && neg >= 2,
+            "{}: {pos} positive, {neg} negative",
+            p.id()
+        );
+        assert!(p.enabled(), "{}", p.id());
+        assert!(!p.description().trim().is_empty());
+        if !p.spec().exclude.is_empty() {
+            has_exclude_test |= p.tests().iter().any(|t| t.name.contains("exclude"));
+        }
+    }
+    assert!(has_exclude_test, "an example exclude with a test");
+    assert_eq!(
+        policies.get("s3-bucket-public").unwrap().severity(),
+        Severity::High
+    );
+    assert_eq!(
+        policies.get("risky-ip-logon").unwrap().required_ip_lists(),
+        ["risky"]
+    );
+}
+
+#[test]
+fn every_policy_file_is_embedded() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    on_disk.sort();
+    let mut embedded: Vec<String> = builtin_files().map(str::to_string).collect();
+    embedded.sort();
+    assert_eq!(on_disk, embedded);
+    // And the directory loads the same way users' directories do.
+    let loaded = Policies::load_dir(&dir).unwrap();
+    assert_eq!(loaded.len(), SEED_IDS.len());
+}
+
+#[test]
+fn builtin_engine_without_lists_disables_only_risky_ip_logon() {
+    let engine = Engine::new(
+        &Policies::builtin().unwrap(),
+        &IpLists::new(),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(engine.disabled().len(), 1);
+    let d = &engine.disabled()[0];
+    assert_eq!(d.id, "risky-ip-logon");
+    assert!(
+        d.reason.contains("`risky`") && d.reason.contains("risky=FILE"),
+        "{}",
+        d.reason
+    );
+    assert_eq!(engine.active_ids().count(), 10);
+    let engine = Engine::new(
+        &Policies::builtin().unwrap(),
+        &risky(),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert!(engine.disabled().is_empty());
+}
+
+fn builtin_case(policy_id: &str, test_name: &str) -> Event {
+    let ps = Policies::builtin().unwrap();
+    let p = ps.get(policy_id).unwrap();
+    let t = p.tests().iter().find(|t| t.name == test_name).unwrap();
+    trailwarden_parse::parse_record(test_event_json(&t.event).as_bytes()).unwrap()
+}
+
+#[test]
+fn alert_fields_from_a_builtin_case() {
+    let engine = Engine::new(
+        &Policies::builtin().unwrap(),
+        &risky(),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let e = builtin_case("console-signin-failures", "root password failure");
+    let alerts = eval(&engine, &e);
+    // 203.0.113.9 is in the risky list too: both policies fire.
+    let ids: Vec<&str> = alerts.iter().map(|a| a.rule_id.as_str()).collect();
+    assert_eq!(ids, ["console-signin-failures", "risky-ip-logon"]);
+    let a = &alerts[0];
+    assert_eq!(a.schema_version, 1);
+    assert_eq!(a.severity, Severity::High);
+    assert_eq!(a.mitre, ["T1110"]);
+    assert_eq!(a.account.as_deref(), Some("111122223333"));
+    assert_eq!(a.region.as_deref(), Some("us-east-1"));
+    assert_eq!(a.principal_type.as_deref(), Some("Root"));
+    assert_eq!(a.source_ip.as_deref(), Some("203.0.113.9"));
+    assert_eq!(a.first_event_time, "2024-03-04T08:15:02Z");
+    assert_eq!(a.last_event_time, a.first_event_time);
+    assert_eq!(a.event_ids, ["5f1a3f0e-6a3b-4c2e-9d1f-0c7b2a9e4d11"]);
+    assert_eq!(a.count, 1);
+    assert_eq!(
+        a.id,
+        trailwarden_alert::alert_id(
+            "console-signin-failures",
+            &["event:5f1a3f0e-6a3b-4c2e-9d1f-0c7b2a9e4d11"]
+        )
+    );
+    assert!(
+        a.summary.starts_with("Root console sign-in failed for ")
+            && a.summary.ends_with(" from 203.0.113.9"),
+        "{}",
+        a.summary
+    );
+    assert_eq!(a.evidence["eventName"], "ConsoleLogin");
+    assert_eq!(a.evidence["errorCode"], Value::Null);
+    assert_eq!(
+        a.evidence["matched"]["responseElements.ConsoleLogin"],
+        "Failure"
+    );
+    assert_eq!(
+        a.evidence["severity_reason"],
+        json!(["userIdentity.type equals \"Root\""])
+    );
+    // Same event, same alerts (ids included).
+    assert_eq!(eval(&engine, &e), alerts);
+}
+
+#[test]
+fn s3_public_evidence_says_why() {
+    let engine = Engine::new(
+        &Policies::builtin().unwrap(),
+        &risky(),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let e = builtin_case("s3-bucket-public", "canned public-read acl");
+    let alerts = eval(&engine, &e);
+    let rules: Vec<&str> = alerts.iter().map(|a| a.rule_id.as_str()).collect();
+    assert_eq!(rules, ["s3-bucket-config-change", "s3-bucket-public"]);
+    let a = &alerts[1];
+    assert_eq!(a.evidence["grant"], "AllUsers READ");
+    assert_eq!(a.evidence["check"], "s3_public_acl");
+    assert!(
+        a.summary
+            .contains("bucket acme-reports ACL grants AllUsers READ"),
+        "{}",
+        a.summary
+    );
+    let e = builtin_case(
+        "s3-bucket-public",
+        "bucket public access block policy flags off",
+    );
+    let a = eval(&engine, &e).pop().unwrap();
+    assert_eq!(
+        a.evidence["flags_off"],
+        json!(["BlockPublicPolicy=false", "RestrictPublicBuckets=false"])
+    );
+}
+
+// ---------------------------------------------------------------- loading errors
+
+#[test]
+fn unknown_keys_are_errors_with_the_file_name() {
+    let cases = [
+        (MINIMAL.replace("severity: low", "severity: low\nseverty: high"), "severty"),
+        (
+            MINIMAL.replace("  event_source:", "  eventsource: x\n  event_source:"),
+            "eventsource",
+        ),
+        (
+            format!("{MINIMAL}  where:\n    - field: eventName\n      equal: X\n"),
+            "equal",
+        ),
+        (
+            format!("{MINIMAL}exclude:\n  - principals: \"*\"\n"),
+            "principals",
+        ),
+        (
+            format!("{MINIMAL}tests:\n  - name: t\n    expect: alert\n    event: {{}}\n    sevrity: high\n"),
+            "sevrity",
+        ),
+    ];
+    for (yaml, key) in cases {
+        let err = policy(&yaml).unwrap_err().to_string();
+        assert!(err.starts_with("policy file test.yaml:"), "{err}");
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}
+
+#[test]
+fn invalid_values_are_errors() {
+    let bad = [
+        (MINIMAL.replace("severity: low", "severity: severe"), "severe"),
+        (MINIMAL.replace("id: minimal", "id: Not_Kebab"), "kebab-case"),
+        (MINIMAL.replace("[T1098]", "[TA0001]"), "technique"),
+        (MINIMAL.replace("[T1098]", "[]"), "mitre"),
+        (
+            MINIMAL.replace("iam.amazonaws.com", "\"*.amazonaws.com\""),
+            "no globs",
+        ),
+        (
+            format!("{MINIMAL}  where:\n    - field: requestParameter.x\n      exists: true\n"),
+            "match.where[0]: unknown field `requestParameter.x`",
+        ),
+        (
+            format!("{MINIMAL}  where:\n    - field: eventName\n      equals: X\n      contains: Y\n"),
+            "several operators",
+        ),
+        (format!("{MINIMAL}  check: s3_everything\n"), "unknown analyzer"),
+        (
+            format!("{MINIMAL}  outcome: maybe\n"),
+            "maybe",
+        ),
+        (
+            format!("{MINIMAL}summary: \"{{nope}}\"\n"),
+            "summary placeholder",
+        ),
+        (format!("{MINIMAL}summary: \"{{eventName\"\n"), "unclosed"),
+        (
+            format!("{MINIMAL}severity_overrides:\n  - when: []\n    severity: high\n"),
+            "when",
+        ),
+        (format!("{MINIMAL}exclude:\n  - {{}}\n"), "at least one"),
+        (
+            format!("{MINIMAL}ip_lists:\n  risky: [\"300.1.1.1\"]\n"),
+            "ip_lists.risky:1",
+        ),
+        (
+            format!("{MINIMAL}tests:\n  - name: a\n    expect: alert\n    event: {{}}\n  - name: a\n    expect: alert\n    event: {{}}\n"),
+            "duplicate test name",
+        ),
+        (
+            format!("{MINIMAL}tests:\n  - name: a\n    expect: maybe\n    event: {{}}\n"),
+            "maybe",
+        ),
+        (
+            format!("{MINIMAL}tests:\n  - name: a\n    expect: alert\n    event: [1]\n"),
+            "CloudTrail record",
+        ),
+        ("id: x\n".to_string(), "title"),
+        ("- not a mapping\n".to_string(), "test.yaml"),
+    ];
+    for (yaml, needle) in bad {
+        let err = policy(&yaml).unwrap_err().to_string();
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+    }
+}
+
+#[test]
+fn duplicate_ids_are_errors() {
+    let mut ps = Policies::new();
+    ps.add(Policy::from_yaml("a.yaml", MINIMAL).unwrap())
+        .unwrap();
+    let err = ps
+        .add(Policy::from_yaml("b.yaml", MINIMAL).unwrap())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "duplicate policy id `minimal` in b.yaml (first defined in a.yaml)"
+    );
+    // A user policy reusing a built-in id.
+    let mut builtin = Policies::builtin().unwrap();
+    let clash = MINIMAL.replace("id: minimal", "id: vpc-change");
+    let mut user = Policies::new();
+    user.add(Policy::from_yaml("mine.yaml", &clash).unwrap())
+        .unwrap();
+    let err = builtin.extend(user).unwrap_err().to_string();
+    assert!(
+        err.contains("builtin:vpc-change.yaml") && err.contains("mine.yaml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn load_dir_reads_yaml_files_in_name_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("b.yml"),
+        MINIMAL.replace("minimal", "b-policy"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        MINIMAL.replace("minimal", "a-policy"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a policy").unwrap();
+    std::fs::create_dir(dir.path().join("sub.yaml")).unwrap();
+    let ps = Policies::load_dir(dir.path()).unwrap();
+    let ids: Vec<&str> = ps.iter().map(Policy::id).collect();
+    assert_eq!(ids, ["a-policy", "b-policy"]);
+    assert!(ps.get("a-policy").unwrap().origin().ends_with("a.yaml"));
+
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        MINIMAL.replace("minimal", "a-policy"),
+    )
+    .unwrap();
+    let err = Policies::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("duplicate policy id `a-policy`") && err.contains("c.yaml"),
+        "{err}"
+    );
+
+    std::fs::write(dir.path().join("c.yaml"), "id: [").unwrap();
+    let err = Policies::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("c.yaml"), "{err}");
+
+    let missing = Policies::load_dir(&dir.path().join("nope")).unwrap_err();
+    assert!(matches!(missing, DetectError::Io { .. }));
+}
+
+// ---------------------------------------------------------------- the engine
+
+#[test]
+fn index_exact_and_glob_names_without_duplicates() {
+    let ps = policies(&[MINIMAL]);
+    let engine = Engine::new(&ps, &IpLists::new(), &Overrides::default()).unwrap();
+    assert_eq!(
+        eval(&engine, &ev("iam.amazonaws.com", "AttachUserPolicy")).len(),
+        1
+    );
+    assert_eq!(
+        eval(&engine, &ev("iam.amazonaws.com", "PutRolePolicy")).len(),
+        1
+    );
+    assert_eq!(
+        eval(&engine, &ev("iam.amazonaws.com", "PutRolePolicyX")).len(),
+        0
+    );
+    assert_eq!(
+        eval(&engine, &ev("iam.amazonaws.com", "DeleteRolePolicy")).len(),
+        0
+    );
+    assert_eq!(
+        eval(&engine, &ev("s3.amazonaws.com", "PutRolePolicy")).len(),
+        0
+    );
+    // A name matched both exactly and by a glob fires once.
+    let both = MINIMAL.replace("\"Put*Policy\"", "\"Attach*\"");
+    let engine = Engine::new(&policies(&[&both]), &IpLists::new(), &Overrides::default()).unwrap();
+    assert_eq!(
+        eval(&engine, &ev("iam.amazonaws.com", "AttachUserPolicy")).len(),
+        1
+    );
+    // No event_name: every name of the source.
+    let any = MINIMAL.replace("  event_name: [AttachUserPolicy, \"Put*Policy\"]\n", "");
+    let engine = Engine::new(&policies(&[&any]), &IpLists::new(), &Overrides::default()).unwrap();
+    assert_eq!(eval(&engine, &ev("iam.amazonaws.com", "Anything")).len(), 1);
+}
+
+#[test]
+fn repeated_sources_and_names_fire_once() {
+    let y = MINIMAL
+        .replace(
+            "event_source: iam.amazonaws.com",
+            "event_source: [iam.amazonaws.com, iam.amazonaws.com]",
+        )
+        .replace(
+            "\"Put*Policy\"]",
+            "\"Put*Policy\", \"Put*Policy\", AttachUserPolicy]",
+        );
+    let engine = Engine::new(&policies(&[&y]), &IpLists::new(), &Overrides::default()).unwrap();
+    assert_eq!(
+        eval(&engine, &ev("iam.amazonaws.com", "PutUserPolicy")).len(),
+        1
+    );
+    assert_eq!(
+        eval(&engine, &ev("iam.amazonaws.com", "AttachUserPolicy")).len(),
+        1
+    );
+}
+
+#[test]
+fn engine_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+    assert_send_sync::<Policies>();
+    assert_send_sync::<IpLists>();
+}
+
+#[test]
+fn outcomes() {
+    let failed = |mut e: Event| {
+        e.error_code = Some("AccessDenied".into());
+        e
+    };
+    let base = ev("iam.amazonaws.com", "AttachUserPolicy");
+    for (outcome, ok, bad) in [("success", 1, 0), ("failure", 0, 1), ("any", 1, 1)] {
+        let y = format!("{MINIMAL}  outcome: {outcome}\n");
+        let engine = Engine::new(&policies(&[&y]), &IpLists::new(), &Overrides::default()).unwrap();
+        assert_eq!(eval(&engine, &base).len(), ok, "{outcome}");
+        assert_eq!(eval(&engine, &failed(base.clone())).len(), bad, "{outcome}");
+    }
+}
+
+#[test]
+fn ids_without_event_id_use_object_and_index() {
+    let engine = Engine::new(
+        &policies(&[MINIMAL]),
+        &IpLists::new(),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let mut e = ev("iam.amazonaws.com", "AttachUserPolicy");
+    e.event_id = None;
+    e.record_index = 7;
+    let mut a = Vec::new();
+    engine.evaluate(
+        &e,
+        EventRef {
+            source_object: "b/k1.json.gz",
+        },
+        &mut a,
+    );
+    engine.evaluate(
+        &e,
+        EventRef {
+            source_object: "b/k2.json.gz",
+        },
+        &mut a,
+    );
+    assert_eq!(a[0].event_ids, ["b/k1.json.gz#7"]);
+    assert_eq!(
+        a[0].id,
+        trailwarden_alert::alert_id("minimal", &["object:b/k1.json.gz#7"])
+    );
+    assert_ne!(a[0].id, a[1].id);
+    // With an eventID the object does not matter.
+    e.event_id = Some("abc".into());
+    let mut b = Vec::new();
+    engine.evaluate(
+        &e,
+        EventRef {
+            source_object: "b/k1.json.gz",
+        },
+        &mut b,
+    );
+    engine.evaluate(
+        &e,
+        EventRef {
+            source_object: "b/k2.json.gz",
+        },
+        &mut b,
+    );
+    assert_eq!(b[0].id, b[1].id);
+}
+
+#[test]
+fn insights_events_are_skipped() {
+    let engine = Engine::new(
+        &policies(&[MINIMAL]),
+        &IpLists::new(),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let mut e = ev("iam.amazonaws.com", "AttachUserPolicy");
+    e.event_type = Some("AwsCloudTrailInsight".into());
+    assert!(eval(&engine, &e).is_empty());
+}
+
+#[test]
+fn severity_overrides_first_match_wins() {
+    let y = format!(
+        "{MINIMAL}severity_overrides:\n  - when:\n      - field: userIdentity.type\n        equals: Root\n    severity: critical\n  - when:\n      - field: eventName\n        starts_with: Attach\n    severity: high\n"
+    );
+    let engine = Engine::new(&policies(&[&y]), &IpLists::new(), &Overrides::default()).unwrap();
+    let mut e = ev("iam.amazonaws.com", "AttachUserPolicy");
+    assert_eq!(eval(&engine, &e)[0].severity, Severity::High);
+    e.identity.kind = IdentityType::Root;
+    assert_eq!(eval(&engine, &e)[0].severity, Severity::Critical);
+    e.event_name = "PutUserPolicy".into();
+    e.identity.kind = IdentityType::IamUser;
+    assert_eq!(eval(&engine, &e)[0].severity, Severity::Low);
+}
+
+#[test]
+fn overrides_disable_reseverity_and_exclude() {
+    let ps = policies(&[MINIMAL]);
+    let err = Engine::new(
+        &ps,
+        &IpLists::new(),
+        &Overrides {
+            policies: [("nope".to_string(), PolicyOverride::default())].into(),
+            ..Overrides::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "override names unknown policy `nope`");
+
+    let off = Overrides {
+        policies: [(
+            "minimal".to_string(),
+            PolicyOverride {
+                enabled: Some(false),
+                ..PolicyOverride::default()
+            },
+        )]
+        .into(),
+        ..Overrides::default()
+    };
+    let engine = Engine::new(&ps, &IpLists::new(), &off).unwrap();
+    assert_eq!(engine.disabled()[0].reason, "disabled by configuration");
+    assert!(eval(&engine, &ev("iam.amazonaws.com", "AttachUserPolicy")).is_empty());
+
+    // The config format (TOML in the binary; JSON here) with a global scanner exclusion.
+    let ov: Overrides = serde_json::from_value(json!({
+        "exclude": [{"principal": "*:role/SecurityAuditScanner", "read_only": true}],
+        "policies": {"minimal": {"severity": "high", "exclude": [{"user_agent": "terraform"}]}}
+    }))
+    .unwrap();
+    let engine = Engine::new(&ps, &IpLists::new(), &ov).unwrap();
+    let mut e = ev("iam.amazonaws.com", "AttachUserPolicy");
+    assert_eq!(eval(&engine, &e)[0].severity, Severity::High);
+    e.identity.principal = Some("111122223333:role/SecurityAuditScanner".into());
+    assert_eq!(eval(&engine, &e).len(), 1, "not read-only: still alerts");
+    e.read_only = Some(true);
+    assert!(eval(&engine, &e).is_empty());
+    e.identity.principal = None;
+    e.user_agent = Some("APN/1.0 HashiCorp/1.0 Terraform/1.7.4".into());
+    assert!(eval(&engine, &e).is_empty());
+    assert!(serde_json::from_value::<Overrides>(json!({"exclud": []})).is_err());
+
+    let bad = Overrides {
+        exclude: vec![ExclusionSpec::default()],
+        ..Overrides::default()
+    };
+    assert!(matches!(
+        Engine::new(&ps, &IpLists::new(), &bad),
+        Err(DetectError::Override { .. })
+    ));
+}
+
+#[test]
+fn disabled_in_file_is_reported_and_overridable() {
+    let y = MINIMAL.replace("severity: low", "severity: low\nenabled: false");
+    let ps = policies(&[&y]);
+    let engine = Engine::new(&ps, &IpLists::new(), &Overrides::default()).unwrap();
+    assert!(engine.disabled()[0].reason.contains("enabled: false"));
+    let on = Overrides {
+        policies: [(
+            "minimal".to_string(),
+            PolicyOverride {
+                enabled: Some(true),
+                ..PolicyOverride::default()
+            },
+        )]
+        .into(),
+        ..Overrides::default()
+    };
+    let engine = Engine::new(&ps, &IpLists::new(), &on).unwrap();
+    assert!(engine.disabled().is_empty());
+}
+
+#[test]
+fn in_ip_list_in_where_and_in_overrides() {
+    let y = format!(
+        "{MINIMAL}  where:\n    - field: sourceIPAddress\n      in_ip_list: risky\nseverity_overrides:\n  - when:\n      - field: sourceIPAddress\n        in_ip_list: tor\n    severity: critical\n"
+    );
+    let ps = policies(&[&y]);
+    assert_eq!(
+        ps.get("minimal").unwrap().required_ip_lists(),
+        ["risky", "tor"]
+    );
+    let mut lists = risky();
+    let engine = Engine::new(&ps, &lists, &Overrides::default()).unwrap();
+    assert!(engine.disabled()[0].reason.contains("`tor`"));
+    lists
+        .add_text("tor", "tor.txt", "203.0.113.128/25")
+        .unwrap();
+    let engine = Engine::new(&ps, &lists, &Overrides::default()).unwrap();
+    let mut e = ev("iam.amazonaws.com", "AttachUserPolicy");
+    assert!(eval(&engine, &e).is_empty());
+    for (ip, sev) in [
+        ("203.0.113.5", Severity::Low),
+        ("203.0.113.200", Severity::Critical),
+    ] {
+        e.source_ip_address = Some(ip.into());
+        e.source_ip = ip.parse().ok();
+        let a = eval(&engine, &e);
+        assert_eq!(a[0].severity, sev, "{ip}");
+        assert_eq!(a[0].evidence["matched"]["sourceIPAddress"], ip);
+    }
+}
+
+#[test]
+fn summary_templates() {
+    let y = format!(
+        "{MINIMAL}summary: \"{{{{{{title}}}}}} {{requestParameters.userName|'nobody'}} {{userIdentity.userName|principal}}\"\n"
+    );
+    let engine = Engine::new(&policies(&[&y]), &IpLists::new(), &Overrides::default()).unwrap();
+    let mut e = ev("iam.amazonaws.com", "AttachUserPolicy");
+    assert_eq!(eval(&engine, &e)[0].summary, "{Minimal} nobody unknown");
+    e.request_parameters = Some(r#"{"userName":"bob"}"#.into());
+    e.identity.principal = Some("111122223333:user/alice".into());
+    assert_eq!(
+        eval(&engine, &e)[0].summary,
+        "{Minimal} bob 111122223333:user/alice"
+    );
+    // The default template.
+    let engine = Engine::new(
+        &policies(&[MINIMAL]),
+        &IpLists::new(),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        eval(&engine, &e)[0].summary,
+        "Minimal: AttachUserPolicy by 111122223333:user/alice in account 111122223333 from 198.51.100.23"
+    );
+}
+
+// ---------------------------------------------------------------- policy tests and report
+
+#[test]
+fn policy_tests_report_failures_and_errors() {
+    let y = format!(
+        r#"{MINIMAL}tests:
+  - name: fires
+    expect: alert
+    severity: low
+    event: '{{"eventVersion":"1.09","eventTime":"2024-05-02T10:11:12Z","eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","eventID":"x"}}'
+  - name: wrong severity
+    expect: alert
+    severity: high
+    event: {{"eventTime": "2024-05-02T10:11:12Z", "eventSource": "iam.amazonaws.com", "eventName": "AttachUserPolicy"}}
+  - name: wrong verdict
+    expect: no-alert
+    event: {{"eventTime": "2024-05-02T10:11:12Z", "eventSource": "iam.amazonaws.com", "eventName": "PutUserPolicy"}}
+  - name: broken event
+    expect: alert
+    event: {{"eventSource": "iam.amazonaws.com"}}
+"#
+    );
+    let report = run_policy_tests(&policies(&[&y]), &IpLists::new());
+    let verdicts: Vec<(bool, String)> = report
+        .results
+        .iter()
+        .map(|r| (r.passed, r.got.to_string()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (true, "alert (low)".to_string()),
+            (false, "alert (low)".to_string()),
+            (false, "alert (low)".to_string()),
+            (false, "error".to_string()),
+        ]
+    );
+    assert_eq!((report.passed(), report.failed()), (1, 3));
+    assert!(!report.all_passed());
+    let table = report.render();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("POLICY") && lines[0].ends_with("RESULT"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("minimal") && lines[1].ends_with("PASS"),
+        "{table}"
+    );
+    assert!(
+        lines[2].contains("alert (high)") && lines[2].ends_with("FAIL"),
+        "{table}"
+    );
+    assert!(table.contains("error: event does not parse"), "{table}");
+    assert!(table.ends_with("1 passed, 3 failed, 4 total\n"), "{table}");
+    assert!(!TestReport::default().all_passed());
+}
+
+#[test]
+fn policy_tests_use_their_own_ip_lists_and_run_disabled_policies() {
+    let y = format!(
+        r#"{MINIMAL}enabled: false
+  where:
+    - field: sourceIPAddress
+      in_ip_list: risky
+ip_lists:
+  risky: [192.0.2.0/24]
+tests:
+  - name: listed
+    expect: alert
+    event: {{"eventTime": "2024-05-02T10:11:12Z", "eventSource": "iam.amazonaws.com", "eventName": "AttachUserPolicy", "sourceIPAddress": "192.0.2.1"}}
+  - name: not listed
+    expect: no-alert
+    event: {{"eventTime": "2024-05-02T10:11:12Z", "eventSource": "iam.amazonaws.com", "eventName": "AttachUserPolicy", "sourceIPAddress": "203.0.113.1"}}
+"#
+    )
+    .replace("severity: low\n", "severity: low\n")
+    .replacen("enabled: false\n  where:", "  where:", 1)
+    .replace("severity: low\nmitre", "severity: low\nenabled: false\nmitre");
+    let ps = policies(&[&y]);
+    // The caller's `risky` list is replaced by the policy's own for its tests.
+    let report = run_policy_tests(&ps, &risky());
+    assert!(report.all_passed(), "{report}");
+    // Without declared lists and without given ones, the cases cannot run.
+    let no_lists = y.replace("ip_lists:\n  risky: [192.0.2.0/24]\n", "");
+    let report = run_policy_tests(&policies(&[&no_lists]), &IpLists::new());
+    assert_eq!(report.failed(), 2);
+    assert!(
+        report.render().contains("needs IP list `risky`"),
+        "{report}"
+    );
+}
+
+// ---------------------------------------------------------------- never panics
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![
+        Just("x-amz-acl".to_string()),
+        Just("x-amz-grant-read".to_string()),
+        Just("AccessControlPolicy".to_string()),
+        Just("AccessControlList".to_string()),
+        Just("Grant".to_string()),
+        Just("Grantee".to_string()),
+        Just("URI".to_string()),
+        Just("Permission".to_string()),
+        Just("bucketPolicy".to_string()),
+        Just("bucketName".to_string()),
+        Just("Statement".to_string()),
+        Just("Effect".to_string()),
+        Just("Principal".to_string()),
+        Just("NotPrincipal".to_string()),
+        Just("AWS".to_string()),
+        Just("Condition".to_string()),
+        Just("PublicAccessBlockConfiguration".to_string()),
+        Just("BlockPublicAcls".to_string()),
+        Just("RestrictPublicBuckets".to_string()),
+        Just("ConsoleLogin".to_string()),
+        Just("userData".to_string()),
+        Just("attribute".to_string()),
+        "\\PC{0,8}",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        prop_oneof![
+            Just("*".to_string()),
+            Just("Allow".to_string()),
+            Just("false".to_string()),
+            Just("public-read".to_string()),
+            Just("Failure".to_string()),
+            Just("http://acs.amazonaws.com/groups/global/AllUsers".to_string()),
+            Just("uri=http://acs.amazonaws.com/groups/global/AuthenticatedUsers".to_string()),
+            "\\PC{0,12}",
+            ".{0,12}",
+        ]
+        .prop_map(Value::String),
+    ];
+    leaf.prop_recursive(5, 64, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            // A nested document as JSON text (bucketPolicy arrives both ways).
+            any::<u8>().prop_map(|_| Value::String(
+                "{\"Statement\":{\"Effect\":\"Allow\",\"Principal\":\"*\"}}".into()
+            )),
+        ]
+    })
+}
+
+fn raw_field() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        Just(None),
+        json_value().prop_map(|v| Some(v.to_string())),
+        ".{0,40}".prop_map(Some),
+    ]
+}
+
+fn event_name() -> impl Strategy<Value = (String, String)> {
+    let policies = Policies::builtin().unwrap();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for p in &policies {
+        for source in p.event_sources() {
+            for n in p.spec().matcher.event_name.iter().flat_map(|s| s.iter()) {
+                pairs.push((source.clone(), n.clone()));
+            }
+        }
+    }
+    pairs.push(("s3.amazonaws.com".into(), "".into()));
+    pairs.push(("".into(), "ConsoleLogin".into()));
+    prop::sample::select(pairs)
+}
+
+/// The built-in pack with a risky list and global exclusions, built once for all cases.
+fn fuzz_engine() -> Option<&'static Engine> {
+    static ENGINE: std::sync::OnceLock<Option<Engine>> = std::sync::OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let policies = Policies::builtin().ok()?;
+            let mut lists = IpLists::new();
+            lists.add_text("risky", "t", "203.0.113.0/24").ok()?;
+            let overrides: Overrides = serde_json::from_value(json!({
+                "exclude": [{"principal": "*:role/Scanner*", "read_only": true}, {"source_ip": ["10.0.0.0/8"]}]
+            }))
+            .ok()?;
+            Engine::new(&policies, &lists, &overrides).ok()
+        })
+        .as_ref()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn evaluate_never_panics(
+        (source, name) in event_name(),
+        time in any::<i64>(),
+        ip in prop_oneof![Just(None), Just(Some("203.0.113.9".to_string())), ".{0,20}".prop_map(Some)],
+        error in prop_oneof![Just(None), Just(Some(String::new())), ".{0,10}".prop_map(Some)],
+        ident in prop_oneof![Just(IdentityType::Root), Just(IdentityType::Missing), ".{0,8}".prop_map(IdentityType::Other)],
+        text in prop::collection::vec(prop_oneof![Just(None), ".{0,30}".prop_map(Some)], 6),
+        request in raw_field(),
+        response in raw_field(),
+        extra in raw_field(),
+        read_only in any::<Option<bool>>(),
+        index in any::<u32>(),
+    ) {
+        let Some(engine) = fuzz_engine() else {
+            return Err(TestCaseError::fail("engine"));
+        };
+        let mut e = Event {
+            event_time: time,
+            event_source: source,
+            event_name: name,
+            source_ip: ip.as_deref().and_then(|s| s.parse().ok()),
+            source_ip_address: ip,
+            error_code: error,
+            read_only,
+            request_parameters: request,
+            response_elements: response,
+            additional_event_data: extra,
+            record_index: index,
+            ..Event::default()
+        };
+        e.identity.kind = ident;
+        e.event_id = text[0].clone();
+        e.user_agent = text[1].clone();
+        e.aws_region = text[2].clone();
+        e.identity.principal = text[3].clone();
+        e.identity.arn = text[4].clone();
+        e.recipient_account_id = text[5].clone();
+        let mut out = Vec::new();
+        engine.evaluate(&e, EventRef { source_object: "o" }, &mut out);
+        for a in &out {
+            prop_assert!(!a.id.is_empty() && !a.summary.is_empty());
+            let line = a.to_json_line();
+            prop_assert!(line.starts_with(r#"{"schema_version":1,"#), "{}", line);
+        }
+    }
+}
+
+#[test]
+fn the_documented_example_loads_and_passes() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/policies.md");
+    let text = std::fs::read_to_string(docs).unwrap();
+    let start = text.find("## Example\n\n```yaml\n").unwrap() + "## Example\n\n```yaml\n".len();
+    let len = text[start..].find("```").unwrap();
+    let p = Policy::from_yaml("docs/policies.md", &text[start..start + len]).unwrap();
+    assert_eq!(p.id(), "iam-admin-attached");
+    let report = run_policy_tests(&policies_from(p), &IpLists::new());
+    assert!(report.all_passed(), "{report}");
+    assert_eq!(report.results.len(), 2);
+}
+
+fn policies_from(p: Policy) -> Policies {
+    let mut ps = Policies::new();
+    ps.add(p).unwrap();
+    ps
+}
+
+#[test]
+fn the_documented_overrides_parse_from_toml() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/policies.md");
+    let text = std::fs::read_to_string(docs).unwrap();
+    let start = text.find("```toml\n").unwrap() + "```toml\n".len();
+    let len = text[start..].find("```").unwrap();
+    #[derive(serde::Deserialize)]
+    struct Config {
+        detect: Overrides,
+    }
+    let cfg: Config = toml::from_str(&text[start..start + len]).unwrap();
+    let engine = Engine::new(&Policies::builtin().unwrap(), &risky(), &cfg.detect).unwrap();
+    assert_eq!(engine.disabled()[0].id, "vpc-change");
+    assert_eq!(cfg.detect.exclude.len(), 1);
+    assert_eq!(
+        cfg.detect.policies["iam-policy-change"].severity,
+        Some(Severity::High)
+    );
+}

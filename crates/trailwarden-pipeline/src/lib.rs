@@ -1,0 +1,351 @@
+//! trailwarden-pipeline: the topology every run shares, live or replay.
+//!
+//! ```text
+//!  source ──jobs──▶ decode ×N ──batches──┬──▶ detect (1, event order kept) ──alerts──▶ alert sink
+//!  (objects + acks)  (blocking pool)      └──▶ archive ×M (blocking pool: encode + write)
+//! ```
+//! One unit of work is one object, carried with an [`Ack`]. Its clones travel with the batch
+//! into each branch; a branch drops its clone only once its output is durable (archive file
+//! written, alerts handed to a flushed sink). When the last clone is gone the source learns the
+//! object's outcome — replay counts it, the SQS worker deletes the message.
+//!
+//! Every channel is bounded ([`Options::channel_capacity`]); CPU work (gunzip, parse, encode,
+//! detection) runs on blocking threads, never on the async executor. Only the source watches
+//! for shutdown: later stages drain and stop when their input closes.
+
+mod ack;
+mod stats;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+use trailwarden_alert::Alert;
+use trailwarden_ingest::{layout, Filter, Location, ObjectRef};
+use trailwarden_parse::{
+    parse_object_with, Event, Limits, ObjectKind, ObjectProblem, ObjectProblemKind, ParsedObject,
+    RecordParser,
+};
+
+pub use ack::{Ack, AckOutcome, AckReceiver};
+pub use stats::{Reject, Stats, Summary};
+
+/// The events of one object, shared by the detect and archive branches.
+#[derive(Debug)]
+pub struct Batch {
+    pub object: ObjectRef,
+    /// Good events that passed the filter, in record order.
+    pub events: Vec<Event>,
+}
+
+/// Detection: everything that turns events into alerts (policies today; anomaly and Sigma
+/// engines join behind the same trait). Called from one blocking thread, batch by batch.
+pub trait Detector: Send + 'static {
+    fn detect(&mut self, batch: &Batch, out: &mut Vec<Alert>);
+    /// Called once after the last batch; windowed detectors flush what they hold.
+    fn finish(&mut self, _out: &mut Vec<Alert>) {}
+}
+
+/// Where the archive goes. `write` runs on a blocking thread and returns once the object's
+/// archive files are durable.
+pub trait ArchiveWriter: Send + Sync + 'static {
+    fn write(&self, batch: &Batch) -> Result<ArchiveWritten, String>;
+}
+
+/// What one object's archive write produced.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ArchiveWritten {
+    pub files: u64,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Where alerts go. `write` must make them durable before it returns (flush/fsync), because
+/// the objects they came from are acknowledged after it.
+pub trait AlertOutput: Send + 'static {
+    fn write(&mut self, alerts: &[Alert]) -> std::io::Result<()>;
+    /// Called once at the end.
+    fn close(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads an object's bytes. Local files are read by the pipeline itself; other locations
+/// (S3) need a fetcher.
+pub trait Fetcher: Send + Sync + 'static {
+    fn fetch<'a>(&'a self, object: &'a ObjectRef) -> BoxFuture<'a, Result<Vec<u8>, String>>;
+}
+
+/// One object to process and the ack that reports its outcome.
+pub struct Job {
+    pub object: ObjectRef,
+    pub ack: Ack,
+}
+
+/// Tunables; every buffer is bounded by these.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Objects decoded and parsed at once.
+    pub decode_workers: usize,
+    /// Objects encoded into the archive at once.
+    pub archive_workers: usize,
+    /// Capacity of each inter-stage channel, in objects.
+    pub channel_capacity: usize,
+    pub limits: Limits,
+    pub filter: Filter,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Options {
+            decode_workers: cores,
+            archive_workers: cores,
+            channel_capacity: 4,
+            limits: Limits::default(),
+            filter: Filter::default(),
+        }
+    }
+}
+
+/// The stages a run is made of.
+pub struct Pipeline {
+    pub options: Options,
+    pub detector: Box<dyn Detector>,
+    pub archive: Option<Arc<dyn ArchiveWriter>>,
+    pub alerts: Box<dyn AlertOutput>,
+    pub fetcher: Option<Arc<dyn Fetcher>>,
+    pub stats: Arc<Stats>,
+}
+
+/// A stage failed in a way that must stop the run (an output that cannot be written).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("alert output failed: {0}")]
+    Alerts(#[source] std::io::Error),
+    #[error("pipeline stage {0} stopped unexpectedly")]
+    Stage(&'static str),
+}
+
+impl Pipeline {
+    /// Runs until `jobs` closes and every stage has drained. Returns the detector's and the
+    /// outputs' final state through [`Stats`].
+    pub async fn run(self, jobs: mpsc::Receiver<Job>) -> Result<(), PipelineError> {
+        let Pipeline {
+            options,
+            mut detector,
+            archive,
+            mut alerts,
+            fetcher,
+            stats,
+        } = self;
+        let cap = options.channel_capacity.max(1);
+        let (det_tx, mut det_rx) = mpsc::channel::<(Arc<Batch>, Ack)>(cap);
+        let (arc_tx, mut arc_rx) = mpsc::channel::<(Arc<Batch>, Ack)>(cap);
+        let (alert_tx, mut alert_rx) = mpsc::channel::<(Vec<Alert>, Vec<Ack>)>(cap);
+
+        // decode: up to N objects at once, on blocking threads
+        let decode = tokio::spawn(decode_stage(
+            jobs,
+            options.clone(),
+            fetcher,
+            stats.clone(),
+            det_tx,
+            archive.is_some().then_some(arc_tx),
+        ));
+
+        // detect: one blocking thread, batches in arrival order
+        let det_stats = stats.clone();
+        let detect = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            while let Some((batch, ack)) = det_rx.blocking_recv() {
+                let t = std::time::Instant::now();
+                detector.detect(&batch, &mut out);
+                det_stats.add_detect_time(t.elapsed());
+                let found = std::mem::take(&mut out);
+                if alert_tx.blocking_send((found, vec![ack])).is_err() {
+                    return;
+                }
+            }
+            detector.finish(&mut out);
+            if !out.is_empty() {
+                let _ = alert_tx.blocking_send((out, Vec::new()));
+            }
+        });
+
+        // archive: up to M objects encoded and written at once
+        let arc_stats = stats.clone();
+        let archive_workers = options.archive_workers.max(1);
+        let archiver = tokio::spawn(async move {
+            let Some(writer) = archive else {
+                return;
+            };
+            let limit = Arc::new(tokio::sync::Semaphore::new(archive_workers));
+            let mut tasks = tokio::task::JoinSet::new();
+            while let Some((batch, ack)) = arc_rx.recv().await {
+                let Ok(permit) = limit.clone().acquire_owned().await else {
+                    break;
+                };
+                let writer = writer.clone();
+                let st = arc_stats.clone();
+                tasks.spawn_blocking(move || {
+                    let _permit = permit;
+                    match writer.write(&batch) {
+                        Ok(w) => {
+                            st.add_archive(w);
+                            ack.done();
+                        }
+                        Err(e) => {
+                            warn!(object = %batch.object.describe(), error = %e, "archive write failed");
+                            st.add_archive_failure(&batch.object.describe(), &e);
+                            ack.fail(format!("archive: {e}"));
+                        }
+                    }
+                });
+                while tasks.try_join_next().is_some() {}
+            }
+            while tasks.join_next().await.is_some() {}
+        });
+
+        // alerts: the sink makes them durable, then the acks go
+        let sink_stats = stats.clone();
+        let sink = tokio::task::spawn_blocking(move || -> Result<(), std::io::Error> {
+            while let Some((found, acks)) = alert_rx.blocking_recv() {
+                if !found.is_empty() {
+                    sink_stats.add_alerts(&found);
+                    if let Err(e) = alerts.write(&found) {
+                        for a in acks {
+                            a.fail(format!("alerts: {e}"));
+                        }
+                        return Err(e);
+                    }
+                }
+                for a in acks {
+                    a.done();
+                }
+            }
+            alerts.close()
+        });
+
+        let d = decode.await;
+        let t = detect.await;
+        let a = archiver.await;
+        let s = sink.await;
+        d.map_err(|_| PipelineError::Stage("decode"))?;
+        t.map_err(|_| PipelineError::Stage("detect"))?;
+        a.map_err(|_| PipelineError::Stage("archive"))?;
+        s.map_err(|_| PipelineError::Stage("alerts"))?
+            .map_err(PipelineError::Alerts)?;
+        Ok(())
+    }
+}
+
+type BatchTx = mpsc::Sender<(Arc<Batch>, Ack)>;
+
+async fn decode_stage(
+    mut jobs: mpsc::Receiver<Job>,
+    options: Options,
+    fetcher: Option<Arc<dyn Fetcher>>,
+    stats: Arc<Stats>,
+    det_tx: BatchTx,
+    arc_tx: Option<BatchTx>,
+) {
+    let limit = Arc::new(tokio::sync::Semaphore::new(options.decode_workers.max(1)));
+    let options = Arc::new(options);
+    let mut tasks = tokio::task::JoinSet::new();
+    while let Some(job) = jobs.recv().await {
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        let (options, fetcher, stats) = (options.clone(), fetcher.clone(), stats.clone());
+        let (det_tx, arc_tx) = (det_tx.clone(), arc_tx.clone());
+        tasks.spawn(async move {
+            let _permit = permit;
+            let Job { object, ack } = job;
+            // skip by layout before reading a byte
+            let layout = layout::parse(&object.key);
+            if let Some(l) = &layout {
+                if options.filter.skips_object(l) {
+                    stats.add_skipped();
+                    ack.done();
+                    return;
+                }
+            }
+            let bytes = match read_object(&object, fetcher.as_deref()).await {
+                Ok(b) => b,
+                Err(e) => {
+                    stats.add_object(&object.describe(), &unreadable(e.clone()), 0);
+                    ack.fail(format!("read: {e}"));
+                    return;
+                }
+            };
+            let opts = options.clone();
+            let parsed = tokio::task::spawn_blocking(move || {
+                thread_local! {
+                    static PARSER: std::cell::RefCell<RecordParser> = std::cell::RefCell::new(RecordParser::new());
+                }
+                let compressed = bytes.len() as u64;
+                let mut p = PARSER.with(|p| parse_object_with(&mut p.borrow_mut(), &bytes, &opts.limits));
+                drop(bytes);
+                if !opts.filter.is_empty() {
+                    p.events.retain(|e| opts.filter.keeps(e));
+                }
+                (p, compressed)
+            })
+            .await;
+            let Ok((parsed, compressed)) = parsed else {
+                stats.add_object(&object.describe(), &unreadable("parser thread failed".into()), 0);
+                ack.fail("parser thread failed".to_string());
+                return;
+            };
+            stats.add_object(&object.describe(), &parsed, compressed);
+            if parsed.kind == ObjectKind::Digest {
+                debug!(object = %object.describe(), "digest file recognised; not parsed as events");
+                ack.done();
+                return;
+            }
+            let batch = Arc::new(Batch {
+                object,
+                events: parsed.events,
+            });
+            if let Some(tx) = &arc_tx {
+                if tx.send((batch.clone(), ack.clone())).await.is_err() {
+                    return;
+                }
+            }
+            let _ = det_tx.send((batch, ack)).await;
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+fn unreadable(detail: String) -> ParsedObject {
+    ParsedObject {
+        kind: ObjectKind::Trail,
+        events: Vec::new(),
+        bad_records: Vec::new(),
+        problem: Some(ObjectProblem {
+            kind: ObjectProblemKind::Unreadable,
+            detail,
+        }),
+        decoded_bytes: 0,
+    }
+}
+
+async fn read_object(object: &ObjectRef, fetcher: Option<&dyn Fetcher>) -> Result<Vec<u8>, String> {
+    match &object.location {
+        Location::Local(path) => {
+            let p = path.clone();
+            tokio::task::spawn_blocking(move || std::fs::read(&p))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+        }
+        Location::S3 { .. } => match fetcher {
+            Some(f) => f.fetch(object).await,
+            None => Err("no S3 client configured".to_string()),
+        },
+    }
+}

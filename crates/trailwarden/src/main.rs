@@ -1,0 +1,54 @@
+//! trailwarden: the command-line entry point. Parses arguments, sets up logging, runs one
+//! subcommand and maps its result to an exit status:
+//!
+//! | status | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | fatal error (bad arguments or config, an output that cannot be written) |
+//! | 2 | usage error (reported by the argument parser) |
+//! | 3 | finished, but some input was bad (bad objects or records; see the summary) |
+//! | 4 | `rules test`: at least one policy test case failed |
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use trailwarden::{cli, gen, replay, rules};
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_logging(&args);
+    let result = match args.command {
+        cli::Command::Replay(a) => replay::run(a),
+        cli::Command::Rules(a) => rules::run(a),
+        cli::Command::Gen(a) => gen::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(args: &cli::Cli) {
+    use tracing_subscriber::EnvFilter;
+    let default = if args.quiet {
+        "error"
+    } else {
+        "warn,trailwarden=info"
+    };
+    let filter =
+        EnvFilter::try_from_env("TRAILWARDEN_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if args.log_json {
+        builder.json().init();
+    } else {
+        builder.with_target(false).init();
+    }
+}

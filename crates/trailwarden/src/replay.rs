@@ -1,0 +1,282 @@
+//! `trailwarden replay`: historical trails through the live topology.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio::sync::mpsc;
+use trailwarden_alert::{canonical_order, Alert};
+use trailwarden_ingest::{local, Filter};
+use trailwarden_parse::Limits;
+use trailwarden_pipeline::{Ack, AlertOutput, Job, Options, Pipeline, Stats, Summary};
+
+use crate::cli::ReplayArgs;
+use crate::progress::Progress;
+
+/// Alerts of a replay are kept until the end and written in canonical order, so the file does
+/// not depend on the order objects finish in.
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<Alert>>>);
+
+impl AlertOutput for Collect {
+    fn write(&mut self, alerts: &[Alert]) -> std::io::Result<()> {
+        match self.0.lock() {
+            Ok(mut v) => v.extend_from_slice(alerts),
+            Err(p) => p.into_inner().extend_from_slice(alerts),
+        }
+        Ok(())
+    }
+}
+
+pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
+    for p in &a.paths {
+        if !p.exists() {
+            bail!("{} does not exist", p.display());
+        }
+    }
+    let filter = Filter::new(
+        a.accounts.clone(),
+        a.regions.clone(),
+        a.from.as_deref(),
+        a.to.as_deref(),
+    )?;
+    let detector = crate::rules::detector(&a.policy_dirs, &a.ip_lists)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let archive = if a.no_archive {
+        None
+    } else {
+        Some(crate::rules::archive_writer(
+            &a.out.join("archive"),
+            a.row_group_rows,
+        )?)
+    };
+
+    let (objects, walk_errors) = local::walk(&a.paths);
+    for e in &walk_errors {
+        tracing::warn!("{e}");
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = a.workers.unwrap_or(cores).max(1);
+    let options = Options {
+        decode_workers: workers,
+        archive_workers: workers,
+        channel_capacity: 2 * workers,
+        limits: Limits {
+            max_decompressed_bytes: a.max_object_mib.saturating_mul(1 << 20),
+            ..Limits::default()
+        },
+        filter,
+    };
+    let stats = Arc::new(Stats::default());
+    let alerts = Collect::default();
+    let pipeline = Pipeline {
+        options,
+        detector,
+        archive,
+        alerts: Box::new(alerts.clone()),
+        fetcher: None,
+        stats: stats.clone(),
+    };
+    let total = objects.len() as u64;
+    tracing::info!(objects = total, out = %a.out.display(), "replay starting");
+    let started = Instant::now();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.min(4))
+        .max_blocking_threads(workers * 2 + 4)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let mut progress = Progress::new(stats.clone(), total, !a.no_progress);
+    let failures = rt.block_on(async {
+        let (job_tx, job_rx) = mpsc::channel::<Job>(options_capacity(workers));
+        let (ack_tx, mut ack_rx) = Ack::channel();
+        let feeder = tokio::spawn(async move {
+            for (i, object) in objects.into_iter().enumerate() {
+                let ack = Ack::new(i as u64, ack_tx.clone());
+                if job_tx.send(Job { object, ack }).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let run = tokio::spawn(pipeline.run(job_rx));
+        let mut done = 0u64;
+        let mut failures = Vec::new();
+        let mut timer = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                o = ack_rx.recv() => match o {
+                    Some(o) => {
+                        done += 1;
+                        if let Some(f) = o.failure { failures.push(f); }
+                        progress.tick(done);
+                    }
+                    None => break,
+                },
+                _ = timer.tick() => progress.tick(done),
+            }
+        }
+        let _ = feeder.await;
+        let result = run.await;
+        progress.finish();
+        match result {
+            Ok(Ok(())) => Ok(failures),
+            Ok(Err(e)) => Err(anyhow::Error::new(e)),
+            Err(e) => Err(anyhow::anyhow!("pipeline task failed: {e}")),
+        }
+    })?;
+    let elapsed = started.elapsed();
+
+    let mut all = match alerts.0.lock() {
+        Ok(mut v) => std::mem::take(&mut *v),
+        Err(p) => std::mem::take(&mut *p.into_inner()),
+    };
+    canonical_order(&mut all);
+    let mut text = String::with_capacity(all.len() * 700);
+    for al in &all {
+        text.push_str(&al.to_json_line());
+        text.push('\n');
+    }
+    write_atomic(&a.out.join("alerts.jsonl"), text.as_bytes())?;
+    if a.alerts_stdout {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .context("writing alerts to stdout")?;
+        out.flush().context("writing alerts to stdout")?;
+    }
+    let mut summary = stats.summary();
+    for e in &walk_errors {
+        summary.bad_objects += 1;
+        summary.rejects.push(trailwarden_pipeline::Reject {
+            object: e.path.display().to_string(),
+            record_index: None,
+            reason: "unreadable",
+            detail: e.source.to_string(),
+        });
+    }
+    summary.rejects.sort();
+    write_rejects(&a.out.join("rejects.jsonl"), &summary)?;
+    eprint!("{}", render_summary(&summary, total, elapsed, &a.out));
+    if !failures.is_empty() {
+        // outputs that could not be written: the run did not do its job
+        bail!(
+            "{} objects were not fully written: {}",
+            failures.len(),
+            failures[0]
+        );
+    }
+    Ok(if summary.had_bad_input() {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn options_capacity(workers: usize) -> usize {
+    2 * workers
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp: PathBuf = path.with_extension("tmp");
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    f.sync_all()
+        .with_context(|| format!("syncing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+fn write_rejects(path: &Path, s: &Summary) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for r in &s.rejects {
+        let v = serde_json::json!({
+            "object": r.object,
+            "record_index": r.record_index,
+            "reason": r.reason,
+            "detail": r.detail,
+        });
+        text.push_str(&v.to_string());
+        text.push('\n');
+    }
+    write_atomic(path, text.as_bytes())
+}
+
+fn render_summary(s: &Summary, total: u64, elapsed: Duration, out: &Path) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-6);
+    let mut t = String::new();
+    let _ = writeln!(t, "replay summary");
+    let _ = writeln!(
+        t,
+        "  files        {} found, {} read, {} skipped by filter, {} digest files",
+        total, s.objects, s.objects_skipped, s.digests
+    );
+    let _ = writeln!(
+        t,
+        "  events       {} ({} insight events), {:.1} MB gzip, {:.1} MB JSON",
+        s.events,
+        s.insight_events,
+        s.compressed_bytes as f64 / 1e6,
+        s.decoded_bytes as f64 / 1e6
+    );
+    let _ = writeln!(t, "  alerts       {}", s.alerts);
+    for (rule, n) in &s.alerts_by_rule {
+        let _ = writeln!(t, "    {rule:<28} {n}");
+    }
+    let _ = writeln!(
+        t,
+        "  archive      {} rows in {} Parquet files ({:.1} MB){}",
+        s.archive_rows,
+        s.archive_files,
+        s.archive_bytes as f64 / 1e6,
+        if s.archive_failures > 0 {
+            format!(", {} objects FAILED to write", s.archive_failures)
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        t,
+        "  bad input    {} bad files, {} bad records",
+        s.bad_objects, s.bad_records
+    );
+    for (reason, n) in s.rejects_by_reason() {
+        let _ = writeln!(t, "    {reason:<28} {n}");
+    }
+    for r in s.rejects.iter().take(10) {
+        match r.record_index {
+            Some(i) => {
+                let _ = writeln!(
+                    t,
+                    "    {} record {}: {}: {}",
+                    r.object, i, r.reason, r.detail
+                );
+            }
+            None => {
+                let _ = writeln!(t, "    {}: {}: {}", r.object, r.reason, r.detail);
+            }
+        }
+    }
+    if s.rejects.len() > 10 {
+        let _ = writeln!(
+            t,
+            "    … {} more in {}",
+            s.rejects.len() - 10,
+            out.join("rejects.jsonl").display()
+        );
+    }
+    let _ = writeln!(
+        t,
+        "  elapsed      {:.2}s, {:.0} events/s, {:.1} MB/s JSON",
+        secs,
+        s.events as f64 / secs,
+        s.decoded_bytes as f64 / 1e6 / secs
+    );
+    let _ = writeln!(t, "  output       {}", out.display());
+    t
+}

@@ -1,0 +1,165 @@
+//! `trailwarden rules …`, and the adapters that put policies and the archive into the pipeline.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use trailwarden_alert::Alert;
+use trailwarden_archive::{ArchiveOptions, Encoder, LocalArchive};
+use trailwarden_detect::{run_policy_tests, Engine, EventRef, IpLists, Overrides, Policies};
+use trailwarden_pipeline::{ArchiveWriter, ArchiveWritten, Batch, Detector};
+
+use crate::cli::{RulesArgs, RulesCommand};
+
+/// The built-in policies plus those in `dirs`.
+pub fn load_policies(dirs: &[PathBuf]) -> anyhow::Result<Policies> {
+    let mut policies = Policies::builtin().context("loading the built-in policies")?;
+    for d in dirs {
+        let more = Policies::load_dir(d)
+            .with_context(|| format!("loading policies from {}", d.display()))?;
+        policies
+            .extend(more)
+            .with_context(|| format!("adding policies from {}", d.display()))?;
+    }
+    Ok(policies)
+}
+
+/// Activity policies as a pipeline [`Detector`].
+struct PolicyDetector(Engine);
+
+impl Detector for PolicyDetector {
+    fn detect(&mut self, batch: &Batch, out: &mut Vec<Alert>) {
+        let origin = EventRef {
+            source_object: &batch.object.key,
+        };
+        for e in &batch.events {
+            if !e.is_insight() {
+                self.0.evaluate(e, origin, out);
+            }
+        }
+    }
+}
+
+/// The detector for a run: every policy, with the IP lists given as `NAME=FILE`.
+pub fn detector(
+    policy_dirs: &[PathBuf],
+    ip_list_specs: &[String],
+) -> anyhow::Result<Box<dyn Detector>> {
+    let policies = load_policies(policy_dirs)?;
+    let ip_lists = IpLists::load_specs(ip_list_specs).context("loading IP lists")?;
+    let engine = Engine::new(&policies, &ip_lists, &Overrides::default())
+        .context("compiling the policies")?;
+    for d in engine.disabled() {
+        tracing::info!(policy = %d.id, "policy disabled: {}", d.reason);
+    }
+    Ok(Box::new(PolicyDetector(engine)))
+}
+
+/// The local Parquet archive as a pipeline [`ArchiveWriter`]: one encoder per thread.
+struct LocalParquet {
+    archive: LocalArchive,
+    options: ArchiveOptions,
+}
+
+impl ArchiveWriter for LocalParquet {
+    fn write(&self, batch: &Batch) -> Result<ArchiveWritten, String> {
+        thread_local! {
+            static ENCODER: std::cell::RefCell<Option<Encoder>> = const { std::cell::RefCell::new(None) };
+        }
+        let files = ENCODER.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(Encoder::new(&self.options).map_err(|e| e.to_string())?);
+            }
+            match slot.as_mut() {
+                Some(enc) => enc
+                    .encode_object(&batch.object.key, &batch.events)
+                    .map_err(|e| e.to_string()),
+                None => Err("no encoder".to_string()),
+            }
+        })?;
+        let mut w = ArchiveWritten::default();
+        for f in &files {
+            self.archive.write(f).map_err(|e| e.to_string())?;
+            w.files += 1;
+            w.rows += f.rows;
+            w.bytes += f.bytes.len() as u64;
+        }
+        Ok(w)
+    }
+}
+
+pub fn archive_writer(
+    root: &Path,
+    row_group_rows: usize,
+) -> anyhow::Result<Arc<dyn ArchiveWriter>> {
+    let options = ArchiveOptions {
+        row_group_rows,
+        ..ArchiveOptions::default()
+    };
+    // validate the options now rather than at the first object
+    Encoder::new(&options).context("archive options")?;
+    Ok(Arc::new(LocalParquet {
+        archive: LocalArchive::new(root),
+        options,
+    }))
+}
+
+pub fn run(a: RulesArgs) -> anyhow::Result<ExitCode> {
+    match a.command {
+        RulesCommand::Test { dir } => {
+            let policies = load_policies(dir.as_slice())?;
+            let report = run_policy_tests(&policies, &IpLists::new());
+            let mut out = std::io::stdout().lock();
+            out.write_all(report.render().as_bytes())?;
+            Ok(if report.all_passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(4)
+            })
+        }
+        RulesCommand::List { dir, format } => {
+            let policies = load_policies(dir.as_slice())?;
+            let mut out = std::io::stdout().lock();
+            match format.as_str() {
+                "json" => {
+                    for p in policies.iter() {
+                        let v = serde_json::json!({
+                            "id": p.id(),
+                            "title": p.title(),
+                            "severity": p.severity().as_str(),
+                            "mitre": p.mitre(),
+                            "kind": "single-event",
+                            "tests": p.tests().len(),
+                            "enabled": p.enabled(),
+                        });
+                        writeln!(out, "{v}")?;
+                    }
+                }
+                "table" => {
+                    writeln!(
+                        out,
+                        "{:<28} {:<9} {:<14} {:>5}  title",
+                        "id", "severity", "mitre", "tests"
+                    )?;
+                    for p in policies.iter() {
+                        writeln!(
+                            out,
+                            "{:<28} {:<9} {:<14} {:>5}  {}{}",
+                            p.id(),
+                            p.severity().as_str(),
+                            p.mitre().join(","),
+                            p.tests().len(),
+                            p.title(),
+                            if p.enabled() { "" } else { " (disabled)" }
+                        )?;
+                    }
+                }
+                other => anyhow::bail!("--format {other:?}: expected table or json"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
