@@ -250,26 +250,80 @@ fn parse_text_into(
         return;
     }
     out.events.reserve(top.records.len());
-    for (i, span) in top.records.iter().enumerate() {
+    if top.error.is_none() && whole_object(parser, text, &top, limits, out) {
+        return;
+    }
+    // The slow path: simd-json over each record on its own, so one that is broken (or an
+    // object cut short) costs only itself.
+    for (i, rec) in top.records.iter().enumerate() {
         let index = u32::try_from(i).unwrap_or(u32::MAX);
-        let rec = &text[span.clone()];
-        if rec.len() > limits.max_record_bytes {
-            out.bad_records.push(BadRecord::new(
-                index,
-                BadRecordReason::TooLarge,
-                format!(
-                    "{} bytes, over the {} byte limit",
-                    rec.len(),
-                    limits.max_record_bytes
-                ),
-            ));
+        let span = rec.span.clone();
+        if span.len() > limits.max_record_bytes {
+            out.bad_records.push(too_large(index, span.len(), limits));
             continue;
         }
-        match parser.parse(rec, index) {
+        match parser.parse_with_raw(&text[span.clone()], &rec.raw, span.start, index) {
             Ok(ev) => out.events.push(ev),
             Err(bad) => out.bad_records.push(bad),
         }
     }
+}
+
+fn too_large(index: u32, len: usize, limits: &Limits) -> BadRecord {
+    BadRecord::new(
+        index,
+        BadRecordReason::TooLarge,
+        format!(
+            "{len} bytes, over the {} byte limit",
+            limits.max_record_bytes
+        ),
+    )
+}
+
+/// The fast path: simd-json over the whole object at once. Returns false (having added
+/// nothing) when the object is not valid JSON as a whole, or its `Records` does not line up
+/// with the pre-scan; the caller then parses record by record.
+fn whole_object(
+    parser: &mut RecordParser,
+    text: &[u8],
+    top: &scan::TopLevel,
+    limits: &Limits,
+    out: &mut ParsedObject,
+) -> bool {
+    let RecordParser {
+        scratch,
+        buffers,
+        tape: tape_slot,
+    } = parser;
+    record::padded_copy(scratch, text);
+    let mut tape = tape_slot
+        .take()
+        .unwrap_or_else(|| simd_json::tape::Tape::null().reset());
+    let mut ok = false;
+    if simd_json::fill_tape_padded(scratch, text.len(), buffers, &mut tape).is_ok() {
+        let records = tape
+            .as_value()
+            .as_object()
+            .and_then(|o| o.get("Records"))
+            .and_then(|r| r.as_array());
+        if let Some(records) = records.filter(|r| r.len() == top.records.len()) {
+            ok = true;
+            for (i, (value, rec)) in records.iter().zip(&top.records).enumerate() {
+                let index = u32::try_from(i).unwrap_or(u32::MAX);
+                if rec.span.len() > limits.max_record_bytes {
+                    out.bad_records
+                        .push(too_large(index, rec.span.len(), limits));
+                    continue;
+                }
+                match record::event_from_value(value, text, &rec.raw, 0, index) {
+                    Ok(ev) => out.events.push(ev),
+                    Err(bad) => out.bad_records.push(bad),
+                }
+            }
+        }
+    }
+    *tape_slot = Some(tape.reset());
+    ok
 }
 
 /// Parses the JSON text of a single record (one element of `Records`), as policy test cases

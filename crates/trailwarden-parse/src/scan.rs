@@ -8,11 +8,18 @@
 
 use std::ops::Range;
 
+/// One element of `Records`: where it is, and where its raw members are (absolute offsets).
+#[derive(Debug, Clone)]
+pub(crate) struct RecordSpan {
+    pub span: Range<usize>,
+    pub raw: RawMembers,
+}
+
 /// What the top level of an object holds.
 #[derive(Debug, Default)]
 pub(crate) struct TopLevel {
-    /// Byte ranges of the elements of `Records`, in order (complete elements only).
-    pub records: Vec<Range<usize>>,
+    /// The elements of `Records`, in order (complete elements only).
+    pub records: Vec<RecordSpan>,
     /// `Records` was present and an array.
     pub has_records: bool,
     /// Top-level keys seen (digest files are recognised by theirs).
@@ -175,15 +182,33 @@ fn scan_top_inner(b: &[u8], top: &mut TopLevel) -> Scan<()> {
     }
 }
 
-fn scan_records(b: &[u8], open: usize, out: &mut Vec<Range<usize>>) -> Scan<usize> {
+fn scan_records(b: &[u8], open: usize, out: &mut Vec<RecordSpan>) -> Scan<usize> {
     let mut i = skip_ws(b, open + 1);
     if b.get(i) == Some(&b']') {
         return Ok(i + 1);
     }
     loop {
         let start = skip_ws(b, i);
-        let end = skip_value(b, start)?;
-        out.push(start..end);
+        let mut raw = RawMembers::default();
+        // one pass: an object's members are located while its end is found
+        let end = if b.get(start) == Some(&b'{') {
+            match scan_members(b, start, &mut raw) {
+                Ok(end) => end,
+                Err(e) if e.eof => return Err(e),
+                // a malformed record: find its end by brackets alone; simd-json will say
+                // what is wrong with it
+                Err(_) => {
+                    raw = RawMembers::default();
+                    skip_value(b, start)?
+                }
+            }
+        } else {
+            skip_value(b, start)?
+        };
+        out.push(RecordSpan {
+            span: start..end,
+            raw,
+        });
         i = skip_ws(b, end);
         match b.get(i) {
             Some(b',') => i += 1,
@@ -212,22 +237,23 @@ pub(crate) const RAW_FIELDS: [&str; 9] = [
     "edgeDeviceDetails",
 ];
 
-/// Finds the raw spans (relative to `rec`) of the [`RAW_FIELDS`] members of one record.
-/// `rec` must already have been split out by [`scan_top`]; errors leave spans unset.
+/// Finds the raw spans (relative to `rec`) of the [`RAW_FIELDS`] members of one record
+/// given alone; errors leave spans unset.
 pub(crate) fn scan_raw_members(rec: &[u8]) -> RawMembers {
     let mut raw = RawMembers::default();
-    let _ = scan_members(rec, &mut raw);
+    let start = skip_ws(rec, 0);
+    if rec.get(start) == Some(&b'{') {
+        let _ = scan_members(rec, start, &mut raw);
+    }
     raw
 }
 
-fn scan_members(b: &[u8], raw: &mut RawMembers) -> Scan<()> {
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return err(i, "an object", b.len());
-    }
-    i = skip_ws(b, i + 1);
+/// Scans the object opening at `open`, noting the spans of its [`RAW_FIELDS`] members;
+/// returns the index past its closing brace.
+fn scan_members(b: &[u8], open: usize, raw: &mut RawMembers) -> Scan<usize> {
+    let mut i = skip_ws(b, open + 1);
     if b.get(i) == Some(&b'}') {
-        return Ok(());
+        return Ok(i + 1);
     }
     loop {
         if b.get(i) != Some(&b'"') {
@@ -241,16 +267,25 @@ fn scan_members(b: &[u8], raw: &mut RawMembers) -> Scan<()> {
         }
         let vstart = skip_ws(b, i + 1);
         let vend = skip_value(b, vstart)?;
-        if let Some(k) = RAW_FIELDS.iter().position(|f| f.as_bytes() == key) {
+        if let Some(k) = raw_field_index(key) {
             raw.spans[k] = Some(vstart..vend);
         }
         i = skip_ws(b, vend);
         match b.get(i) {
             Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return Ok(()),
+            Some(b'}') => return Ok(i + 1),
             _ => return err(i, "a comma or closing brace", b.len()),
         }
     }
+}
+
+#[inline]
+fn raw_field_index(key: &[u8]) -> Option<usize> {
+    // cheap reject: every raw member name is 7..=19 bytes and starts with one of these
+    if key.len() < 7 || !matches!(key.first(), Some(b'r' | b'a' | b's' | b't' | b'i' | b'e')) {
+        return None;
+    }
+    RAW_FIELDS.iter().position(|f| f.as_bytes() == key)
 }
 
 #[cfg(test)]
@@ -258,7 +293,7 @@ mod tests {
     use super::*;
 
     fn texts<'a>(b: &'a str, t: &TopLevel) -> Vec<&'a str> {
-        t.records.iter().map(|r| &b[r.clone()]).collect()
+        t.records.iter().map(|r| &b[r.span.clone()]).collect()
     }
 
     #[test]
@@ -296,6 +331,16 @@ mod tests {
         assert!(t.error.is_some() && !t.truncated);
         let t = scan_top(b"");
         assert!(t.truncated);
+    }
+
+    #[test]
+    fn raw_spans_found_while_splitting() {
+        let b = r#"{"Records":[{"x":1,"resources":[{"ARN":"a"}]},{"tlsDetails":{}}]}"#;
+        let t = scan_top(b.as_bytes());
+        let r0 = t.records[0].raw.spans[3].clone().map(|s| &b[s]);
+        assert_eq!(r0, Some(r#"[{"ARN":"a"}]"#));
+        let r1 = t.records[1].raw.spans[5].clone().map(|s| &b[s]);
+        assert_eq!(r1, Some("{}"));
     }
 
     #[test]

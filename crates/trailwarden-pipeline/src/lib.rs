@@ -252,6 +252,7 @@ async fn decode_stage(
     arc_tx: Option<BatchTx>,
 ) {
     let limit = Arc::new(tokio::sync::Semaphore::new(options.decode_workers.max(1)));
+    let parsers = Arc::new(ParserPool::default());
     let options = Arc::new(options);
     let mut tasks = tokio::task::JoinSet::new();
     while let Some(job) = jobs.recv().await {
@@ -259,6 +260,7 @@ async fn decode_stage(
             break;
         };
         let (options, fetcher, stats) = (options.clone(), fetcher.clone(), stats.clone());
+        let parsers = parsers.clone();
         let (det_tx, arc_tx) = (det_tx.clone(), arc_tx.clone());
         tasks.spawn(async move {
             let _permit = permit;
@@ -281,12 +283,13 @@ async fn decode_stage(
                 }
             };
             let opts = options.clone();
+            let pool = parsers.clone();
             let parsed = tokio::task::spawn_blocking(move || {
-                thread_local! {
-                    static PARSER: std::cell::RefCell<RecordParser> = std::cell::RefCell::new(RecordParser::new());
-                }
+                // at most `decode_workers` parsers exist: one per permit
+                let mut parser = pool.take();
                 let compressed = bytes.len() as u64;
-                let mut p = PARSER.with(|p| parse_object_with(&mut p.borrow_mut(), &bytes, &opts.limits));
+                let mut p = parse_object_with(&mut parser, &bytes, &opts.limits);
+                pool.put(parser);
                 drop(bytes);
                 if !opts.filter.is_empty() {
                     p.events.retain(|e| opts.filter.keeps(e));
@@ -295,7 +298,11 @@ async fn decode_stage(
             })
             .await;
             let Ok((parsed, compressed)) = parsed else {
-                stats.add_object(&object.describe(), &unreadable("parser thread failed".into()), 0);
+                stats.add_object(
+                    &object.describe(),
+                    &unreadable("parser thread failed".into()),
+                    0,
+                );
                 ack.fail("parser thread failed".to_string());
                 return;
             };
@@ -319,6 +326,27 @@ async fn decode_stage(
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
+}
+
+/// Parsers (and their scratch buffers, sized by the largest object seen) kept for reuse.
+#[derive(Default)]
+struct ParserPool(std::sync::Mutex<Vec<RecordParser>>);
+
+impl ParserPool {
+    fn take(&self) -> RecordParser {
+        let mut v = match self.0.lock() {
+            Ok(v) => v,
+            Err(p) => p.into_inner(),
+        };
+        v.pop().unwrap_or_default()
+    }
+
+    fn put(&self, p: RecordParser) {
+        match self.0.lock() {
+            Ok(mut v) => v.push(p),
+            Err(e) => e.into_inner().push(p),
+        }
+    }
 }
 
 fn unreadable(detail: String) -> ParsedObject {
