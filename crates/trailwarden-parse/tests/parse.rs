@@ -336,3 +336,26 @@ proptest! {
         prop_assert!(p.events.len() <= 8);
     }
 }
+
+/// The whole-object fast path and the record-by-record path give the same events.
+#[test]
+fn whole_object_and_per_record_paths_agree() {
+    let recs: Vec<String> = (0..30).map(rec).collect();
+    let good = format!("{{\"Records\":[{}]}}", recs.join(","));
+    let fast = parse_object(good.as_bytes(), &Limits::default());
+    assert!(fast.problem.is_none() && fast.bad_records.is_empty());
+    // an invalid escape in one extra record makes the whole-object parse fail: the same good
+    // records then come from the per-record path
+    let broken = format!(
+        "{{\"Records\":[{},{{\"eventTime\":\"2024-03-01T00:00:00Z\",\"eventName\":\"\\uZZZZ\"}}]}}",
+        recs.join(",")
+    );
+    let slow = parse_object(broken.as_bytes(), &Limits::default());
+    assert_eq!(slow.bad_records.len(), 1);
+    assert_eq!(fast.events, slow.events);
+    for (i, text) in recs.iter().enumerate() {
+        let mut one = parse_record(text.as_bytes()).unwrap();
+        one.record_index = i as u32;
+        assert_eq!(one, fast.events[i]);
+    }
+}

@@ -76,19 +76,31 @@ impl ArchiveWriter for LocalParquet {
             match slot.as_mut() {
                 Some(enc) => enc
                     .encode_object(&batch.object.key, &batch.events)
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| chain(&e)),
                 None => Err("no encoder".to_string()),
             }
         })?;
         let mut w = ArchiveWritten::default();
         for f in &files {
-            self.archive.write(f).map_err(|e| e.to_string())?;
+            self.archive.write(f).map_err(|e| chain(&e))?;
             w.files += 1;
             w.rows += f.rows;
             w.bytes += f.bytes.len() as u64;
         }
         Ok(w)
     }
+}
+
+/// An error and its causes, on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }
 
 pub fn archive_writer(
