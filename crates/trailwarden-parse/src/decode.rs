@@ -26,34 +26,44 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
 /// Returns the text and, if decoding stopped early, why; the text then holds everything
 /// decoded before the problem (empty for [`DecodeProblem::TooLarge`]).
 pub fn decode(bytes: &[u8], max_decompressed: u64) -> (Vec<u8>, Option<DecodeProblem>) {
+    let mut out = Vec::new();
+    let problem = decode_into(bytes, max_decompressed, &mut out);
+    (out, problem)
+}
+
+/// [`decode`] into a caller-kept buffer (cleared first), so a worker reuses one allocation for
+/// every object instead of faulting in fresh pages each time.
+pub fn decode_into(
+    bytes: &[u8],
+    max_decompressed: u64,
+    out: &mut Vec<u8>,
+) -> Option<DecodeProblem> {
+    out.clear();
+    let too_large = Some(DecodeProblem::TooLarge {
+        limit: max_decompressed,
+    });
     if !is_gzip(bytes) {
         if bytes.len() as u64 > max_decompressed {
-            return (
-                Vec::new(),
-                Some(DecodeProblem::TooLarge {
-                    limit: max_decompressed,
-                }),
-            );
+            return too_large;
         }
-        return (bytes.to_vec(), None);
+        out.extend_from_slice(bytes);
+        return None;
     }
     // CloudTrail objects compress ~8-10x; start near that to avoid regrowth.
     let guess = (bytes.len().saturating_mul(9)).min(max_decompressed as usize) + 64;
-    let mut out = Vec::with_capacity(guess);
+    out.reserve(guess);
     // read one byte past the cap to tell "exactly at the cap" from "over it"
     let mut reader = MultiGzDecoder::new(bytes).take(max_decompressed.saturating_add(1));
-    match reader.read_to_end(&mut out) {
-        Ok(_) if out.len() as u64 > max_decompressed => (
-            Vec::new(),
-            Some(DecodeProblem::TooLarge {
-                limit: max_decompressed,
-            }),
-        ),
-        Ok(_) => (out, None),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            (out, Some(DecodeProblem::TruncatedGzip))
+    match reader.read_to_end(out) {
+        Ok(_) if out.len() as u64 > max_decompressed => {
+            out.clear();
+            too_large
         }
-        Err(e) => (out, Some(DecodeProblem::CorruptGzip(e.to_string()))),
+        Ok(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Some(DecodeProblem::TruncatedGzip)
+        }
+        Err(e) => Some(DecodeProblem::CorruptGzip(e.to_string())),
     }
 }
 

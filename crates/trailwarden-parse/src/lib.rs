@@ -19,7 +19,7 @@ mod time;
 
 use std::fmt;
 
-pub use decode::{decode, is_gzip, DecodeProblem};
+pub use decode::{decode, decode_into, is_gzip, DecodeProblem};
 pub use model::{Event, Identity, IdentityType, MicrosUtc};
 pub use record::RecordParser;
 pub use time::{date_of, format_micros, parse_event_time};
@@ -175,7 +175,8 @@ pub fn parse_object(bytes: &[u8], limits: &Limits) -> ParsedObject {
 
 /// [`parse_object`] with a caller-kept [`RecordParser`] (reused scratch space).
 pub fn parse_object_with(parser: &mut RecordParser, bytes: &[u8], limits: &Limits) -> ParsedObject {
-    let (text, decode_problem) = decode(bytes, limits.max_decompressed_bytes);
+    let mut text = std::mem::take(&mut parser.text);
+    let decode_problem = decode_into(bytes, limits.max_decompressed_bytes, &mut text);
     let mut out = ParsedObject {
         kind: ObjectKind::Trail,
         events: Vec::new(),
@@ -200,10 +201,12 @@ pub fn parse_object_with(parser: &mut RecordParser, bytes: &[u8], limits: &Limit
     if let Some(p) = &decode_problem {
         if p.kind == ObjectProblemKind::TooLarge {
             out.problem = decode_problem;
+            parser.keep_text(text);
             return out;
         }
     }
     parse_text_into(parser, &text, limits, &mut out);
+    parser.keep_text(text);
     // A decode problem explains a JSON one (a truncated gzip ends in truncated JSON).
     if let Some(p) = decode_problem {
         let salvaged = out.records();
@@ -294,6 +297,7 @@ fn whole_object(
         scratch,
         buffers,
         tape: tape_slot,
+        ..
     } = parser;
     record::padded_copy(scratch, text);
     let mut tape = tape_slot

@@ -18,6 +18,8 @@ use crate::{BadRecord, BadRecordReason};
 /// Reusable scratch space for parsing: keep one per thread, so parsing allocates only what the
 /// resulting [`Event`]s own.
 pub struct RecordParser {
+    /// The decoded text of the current object.
+    pub(crate) text: Vec<u8>,
     pub(crate) scratch: Vec<u8>,
     pub(crate) buffers: simd_json::Buffers,
     pub(crate) tape: Option<Tape<'static>>,
@@ -26,6 +28,7 @@ pub struct RecordParser {
 impl Default for RecordParser {
     fn default() -> Self {
         RecordParser {
+            text: Vec::new(),
             scratch: Vec::new(),
             buffers: simd_json::Buffers::new(64 * 1024),
             tape: Some(Tape::null().reset()),
@@ -36,6 +39,14 @@ impl Default for RecordParser {
 impl RecordParser {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Keeps a decoded-text buffer for the next object, unless it grew unusually large.
+    pub(crate) fn keep_text(&mut self, text: Vec<u8>) {
+        const KEEP_AT_MOST: usize = 64 << 20;
+        if text.capacity() <= KEEP_AT_MOST {
+            self.text = text;
+        }
     }
 
     /// Parses one record given alone (the JSON text of one element of `Records`).
