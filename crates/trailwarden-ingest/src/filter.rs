@@ -68,10 +68,10 @@ impl Filter {
 
     /// True when the layout proves the object holds no event this filter keeps.
     pub fn skips_object(&self, l: &Layout) -> bool {
-        if !self.accounts.is_empty() && !self.accounts.iter().any(|a| *a == l.account) {
+        if !self.accounts.is_empty() && !self.accounts.contains(&l.account) {
             return true;
         }
-        if !self.regions.is_empty() && !self.regions.iter().any(|r| *r == l.region) {
+        if !self.regions.is_empty() && !self.regions.contains(&l.region) {
             return true;
         }
         // the file's newest event is no later than its delivery time

@@ -1,6 +1,8 @@
 //! Object- and record-level parsing: every identity shape, every bad input, and the shapes
 //! from the CloudTrail User Guide (when `../shared/data` is present).
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use std::io::Write;
 
 use flate2::{write::GzEncoder, Compression};

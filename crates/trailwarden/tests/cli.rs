@@ -1,6 +1,8 @@
 //! The command line as a user meets it: `rules test`, `rules list`, the committed sample trail,
 //! and clear errors for bad arguments.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use std::path::Path;
 use std::process::Command;
 

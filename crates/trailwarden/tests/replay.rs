@@ -3,6 +3,8 @@
 //! every good event is archived (and DuckDB reads the archive when it is installed), that bad
 //! objects are reported while the rest is processed, and that runs are order-independent.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
