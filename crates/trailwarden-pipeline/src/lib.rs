@@ -92,6 +92,9 @@ pub struct Options {
     pub archive_workers: usize,
     /// Capacity of each inter-stage channel, in objects.
     pub channel_capacity: usize,
+    /// How many objects decoding may run ahead of detection (detection sees objects in the
+    /// order the source gave them).
+    pub reorder_window: usize,
     pub limits: Limits,
     pub filter: Filter,
 }
@@ -103,6 +106,7 @@ impl Default for Options {
             decode_workers: cores,
             archive_workers: cores,
             channel_capacity: 4,
+            reorder_window: 16,
             limits: Limits::default(),
             filter: Filter::default(),
         }
@@ -141,7 +145,7 @@ impl Pipeline {
             stats,
         } = self;
         let cap = options.channel_capacity.max(1);
-        let (det_tx, mut det_rx) = mpsc::channel::<(Arc<Batch>, Ack)>(cap);
+        let (det_tx, mut det_rx) = mpsc::channel::<Sequenced>(cap);
         let (arc_tx, mut arc_rx) = mpsc::channel::<(Arc<Batch>, Ack)>(cap);
         let (alert_tx, mut alert_rx) = mpsc::channel::<(Vec<Alert>, Vec<Ack>)>(cap);
 
@@ -155,17 +159,28 @@ impl Pipeline {
             archive.is_some().then_some(arc_tx),
         ));
 
-        // detect: one blocking thread, batches in arrival order
+        // detect: one blocking thread, batches in source order (decoding finishes in any
+        // order; a reorder buffer of at most `reorder_window` objects puts them back), so
+        // stateful detectors see the same sequence on every run
         let det_stats = stats.clone();
         let detect = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
-            while let Some((batch, ack)) = det_rx.blocking_recv() {
-                let t = std::time::Instant::now();
-                detector.detect(&batch, &mut out);
-                det_stats.add_detect_time(t.elapsed());
-                let found = std::mem::take(&mut out);
-                if alert_tx.blocking_send((found, vec![ack])).is_err() {
-                    return;
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut next = 0u64;
+            while let Some(msg) = det_rx.blocking_recv() {
+                waiting.insert(msg.seq, msg);
+                while let Some(msg) = waiting.remove(&next) {
+                    next += 1;
+                    let Some((batch, ack)) = msg.item else {
+                        continue;
+                    };
+                    let t = std::time::Instant::now();
+                    detector.detect(&batch, &mut out);
+                    det_stats.add_detect_time(t.elapsed());
+                    let found = std::mem::take(&mut out);
+                    if alert_tx.blocking_send((found, vec![ack])).is_err() {
+                        return;
+                    }
                 }
             }
             detector.finish(&mut out);
@@ -243,27 +258,69 @@ impl Pipeline {
 
 type BatchTx = mpsc::Sender<(Arc<Batch>, Ack)>;
 
+/// What the detect stage receives: every job, in any order, by its sequence number — with its
+/// batch, or `None` when the object yielded nothing to detect on (skipped, digest, unreadable).
+/// The permit bounds how far decoding may run ahead of detection.
+struct Sequenced {
+    seq: u64,
+    item: Option<(Arc<Batch>, Ack)>,
+    _window: tokio::sync::OwnedSemaphorePermit,
+}
+
 async fn decode_stage(
     mut jobs: mpsc::Receiver<Job>,
     options: Options,
     fetcher: Option<Arc<dyn Fetcher>>,
     stats: Arc<Stats>,
-    det_tx: BatchTx,
+    det_tx: mpsc::Sender<Sequenced>,
     arc_tx: Option<BatchTx>,
 ) {
     let limit = Arc::new(tokio::sync::Semaphore::new(options.decode_workers.max(1)));
+    let window = Arc::new(tokio::sync::Semaphore::new(options.reorder_window.max(1)));
+    let mut seq = 0u64;
     let parsers = Arc::new(ParserPool::default());
     let options = Arc::new(options);
     let mut tasks = tokio::task::JoinSet::new();
     while let Some(job) = jobs.recv().await {
+        let Ok(window_permit) = window.clone().acquire_owned().await else {
+            break;
+        };
         let Ok(permit) = limit.clone().acquire_owned().await else {
             break;
         };
+        let this = seq;
+        seq += 1;
         let (options, fetcher, stats) = (options.clone(), fetcher.clone(), stats.clone());
         let parsers = parsers.clone();
         let (det_tx, arc_tx) = (det_tx.clone(), arc_tx.clone());
         tasks.spawn(async move {
-            let _permit = permit;
+            let item = decode_one(job, options, fetcher, stats, parsers, arc_tx).await;
+            drop(permit);
+            let _ = det_tx
+                .send(Sequenced {
+                    seq: this,
+                    item,
+                    _window: window_permit,
+                })
+                .await;
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Reads, decodes and parses one object, and hands its batch to the archive branch; returns
+/// the batch for detection.
+async fn decode_one(
+    job: Job,
+    options: Arc<Options>,
+    fetcher: Option<Arc<dyn Fetcher>>,
+    stats: Arc<Stats>,
+    parsers: Arc<ParserPool>,
+    arc_tx: Option<BatchTx>,
+) -> Option<(Arc<Batch>, Ack)> {
+    {
+        {
             let Job { object, ack } = job;
             // skip by layout before reading a byte
             let layout = layout::parse(&object.key);
@@ -271,7 +328,7 @@ async fn decode_stage(
                 if options.filter.skips_object(l) {
                     stats.add_skipped();
                     ack.done();
-                    return;
+                    return None;
                 }
             }
             let bytes = match read_object(&object, fetcher.as_deref()).await {
@@ -279,7 +336,7 @@ async fn decode_stage(
                 Err(e) => {
                     stats.add_object(&object.describe(), &unreadable(e.clone()), 0);
                     ack.fail(format!("read: {e}"));
-                    return;
+                    return None;
                 }
             };
             let opts = options.clone();
@@ -304,13 +361,13 @@ async fn decode_stage(
                     0,
                 );
                 ack.fail("parser thread failed".to_string());
-                return;
+                return None;
             };
             stats.add_object(&object.describe(), &parsed, compressed);
             if parsed.kind == ObjectKind::Digest {
                 debug!(object = %object.describe(), "digest file recognised; not parsed as events");
                 ack.done();
-                return;
+                return None;
             }
             let batch = Arc::new(Batch {
                 object,
@@ -318,14 +375,12 @@ async fn decode_stage(
             });
             if let Some(tx) = &arc_tx {
                 if tx.send((batch.clone(), ack.clone())).await.is_err() {
-                    return;
+                    return None;
                 }
             }
-            let _ = det_tx.send((batch, ack)).await;
-        });
-        while tasks.try_join_next().is_some() {}
+            Some((batch, ack))
+        }
     }
-    while tasks.join_next().await.is_some() {}
 }
 
 /// Parsers (and their scratch buffers, sized by the largest object seen) kept for reuse.

@@ -29,6 +29,80 @@ pub enum Command {
     Rules(RulesArgs),
     /// Generate a realistic synthetic trail in the S3 delivery layout.
     Gen(GenArgs),
+    /// The live worker: S3 notifications from an SQS queue, until SIGTERM/SIGINT.
+    Run(RunArgs),
+    /// Validate a worker config file and print the effective settings.
+    CheckConfig {
+        /// The TOML file (`version = 1`).
+        file: PathBuf,
+    },
+}
+
+/// `run` flags; each overrides the config file and the environment (see docs/config.md).
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// The TOML config file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The SQS queue the trail bucket notifies.
+    #[arg(long)]
+    pub queue_url: Option<String>,
+    /// A local directory (alerts.jsonl, archive/) or s3://bucket/prefix/.
+    #[arg(long)]
+    pub out: Option<String>,
+    /// Dead letters: an SQS queue URL, s3://bucket/prefix/ or a directory.
+    #[arg(long)]
+    pub dead_letter: Option<String>,
+    /// Also print the alerts on stdout as JSON lines.
+    #[arg(long)]
+    pub alerts_stdout: bool,
+    /// Also send each alert to this SQS queue.
+    #[arg(long, value_name = "QUEUE_URL")]
+    pub alerts_sqs: Option<String>,
+    /// Also publish each alert to this SNS topic.
+    #[arg(long, value_name = "TOPIC_ARN")]
+    pub alerts_sns: Option<String>,
+    /// Also POST each alert to this webhook (Slack-compatible body).
+    #[arg(long, value_name = "URL")]
+    pub alerts_webhook: Option<String>,
+    /// AWS region (else AWS_REGION / the profile).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// An S3/SQS-compatible endpoint (else AWS_ENDPOINT_URL).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Serve /metrics, /healthz and /readyz on HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    #[arg(long)]
+    pub max_in_flight_objects: Option<usize>,
+    #[arg(long)]
+    pub visibility_timeout_secs: Option<u32>,
+    #[arg(long)]
+    pub heartbeat_interval_secs: Option<u32>,
+    #[arg(long)]
+    pub max_receive_count: Option<u32>,
+    #[arg(long)]
+    pub wait_time_secs: Option<u32>,
+    #[arg(long)]
+    pub retry_backoff_base_secs: Option<u32>,
+    #[arg(long)]
+    pub grace_period_secs: Option<u32>,
+    /// Exit after this long with nothing received and nothing in flight.
+    #[arg(long)]
+    pub idle_exit_secs: Option<u32>,
+    /// Objects decoded and parsed at once (default: the number of cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// A directory of additional policy files (*.yaml).
+    #[arg(long = "policies", value_name = "DIR")]
+    pub policy_dirs: Vec<PathBuf>,
+    /// A named IP list: NAME=FILE (repeatable).
+    #[arg(long = "ip-list", value_name = "NAME=FILE")]
+    pub ip_lists: Vec<String>,
+    /// Do not write the Parquet archive.
+    #[arg(long)]
+    pub no_archive: bool,
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +132,8 @@ pub struct ReplayArgs {
     /// A directory of additional policy files (*.yaml).
     #[arg(long = "policies", value_name = "DIR")]
     pub policy_dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub detect: DetectArgs,
     /// Do not write the Parquet archive (detection only).
     #[arg(long)]
     pub no_archive: bool,
@@ -78,6 +154,26 @@ pub struct ReplayArgs {
     pub no_progress: bool,
 }
 
+/// Sigma rules and the anomaly engine.
+#[derive(Debug, Args, Default, Clone)]
+pub struct DetectArgs {
+    /// A directory (or file) of Sigma rules to run natively (repeatable).
+    #[arg(long = "sigma", value_name = "DIR")]
+    pub sigma: Vec<PathBuf>,
+    /// A MaxMind-format City database (.mmdb) for the geo anomaly detections.
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Option<PathBuf>,
+    /// Terminated users: one user name or ARN per line, optionally `,<RFC 3339 time>`.
+    #[arg(long, value_name = "FILE")]
+    pub terminated_users: Option<PathBuf>,
+    /// Where the anomaly baselines persist (restored at start, saved at the end).
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Turn the anomaly detections off.
+    #[arg(long)]
+    pub no_anomaly: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct RulesArgs {
     #[command(subcommand)]
@@ -90,6 +186,15 @@ pub enum RulesCommand {
     Test {
         /// A directory of additional policy files.
         dir: Option<PathBuf>,
+        /// Also run the test events of these Sigma rule directories (repeatable).
+        #[arg(long = "sigma", value_name = "DIR")]
+        sigma: Vec<PathBuf>,
+    },
+    /// Parse Sigma rules and report what each uses; errors with file:line.
+    Check {
+        /// Sigma rule directories or files (repeatable).
+        #[arg(long = "sigma", value_name = "DIR", required = true)]
+        sigma: Vec<PathBuf>,
     },
     /// List the policies.
     List {

@@ -15,7 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::Parser;
-use trailwarden::{cli, gen, replay, rules};
+use trailwarden::{cli, config, gen, replay, rules, worker};
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
@@ -24,6 +24,8 @@ fn main() -> ExitCode {
         cli::Command::Replay(a) => replay::run(a),
         cli::Command::Rules(a) => rules::run(a),
         cli::Command::Gen(a) => gen::run(a),
+        cli::Command::Run(a) => worker::run(a),
+        cli::Command::CheckConfig { file } => config::check(&file),
     };
     match result {
         Ok(code) => code,

@@ -33,6 +33,12 @@ impl AlertOutput for Collect {
 }
 
 pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
+    if a.paths
+        .iter()
+        .any(|p| p.to_string_lossy().starts_with("s3://"))
+    {
+        return crate::s3replay::run(a);
+    }
     for p in &a.paths {
         // a dangling symlink exists as an entry: it is reported as unreadable, not fatal
         if p.symlink_metadata().is_err() {
@@ -45,7 +51,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         a.from.as_deref(),
         a.to.as_deref(),
     )?;
-    let detector = crate::rules::detector(&a.policy_dirs, &a.ip_lists)?;
+    let detector = crate::rules::detectors(&a.policy_dirs, &a.ip_lists, &a.detect, false)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let archive = if a.no_archive {
         None
@@ -56,7 +62,14 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         )?)
     };
 
-    let (objects, walk_errors) = local::walk(&a.paths);
+    let (mut objects, walk_errors) = local::walk(&a.paths);
+    // roughly event-time order (the time in the file name), so windowed detectors see a
+    // stream within their allowed lateness; the key breaks ties, so the order never depends on
+    // how the paths were given
+    objects.sort_by_cached_key(|o| {
+        let t = trailwarden_ingest::layout::parse(&o.key).and_then(|l| l.file_time);
+        (t.unwrap_or(i64::MIN), o.key.clone())
+    });
     for e in &walk_errors {
         tracing::warn!("{e}");
     }
@@ -66,6 +79,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         decode_workers: workers,
         archive_workers: workers,
         channel_capacity: 2 * workers,
+        reorder_window: 8 * workers,
         limits: Limits {
             max_decompressed_bytes: a.max_object_mib.saturating_mul(1 << 20),
             ..Limits::default()

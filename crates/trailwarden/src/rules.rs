@@ -11,7 +11,10 @@ use trailwarden_archive::{ArchiveOptions, Encoder, LocalArchive};
 use trailwarden_detect::{run_policy_tests, Engine, EventRef, IpLists, Overrides, Policies};
 use trailwarden_pipeline::{ArchiveWriter, ArchiveWritten, Batch, Detector};
 
-use crate::cli::{RulesArgs, RulesCommand};
+use trailwarden_anomaly::{AnomalyConfig, AnomalyEngine, GeoDb, TerminatedUsers};
+use trailwarden_sigma::{check_report, run_rule_tests, SigmaEngine, SigmaOptions, SigmaRules};
+
+use crate::cli::{DetectArgs, RulesArgs, RulesCommand};
 
 /// The built-in policies plus those in `dirs`.
 pub fn load_policies(dirs: &[PathBuf]) -> anyhow::Result<Policies> {
@@ -47,14 +50,126 @@ pub fn detector(
     policy_dirs: &[PathBuf],
     ip_list_specs: &[String],
 ) -> anyhow::Result<Box<dyn Detector>> {
+    let off = DetectArgs {
+        no_anomaly: true,
+        ..DetectArgs::default()
+    };
+    detectors(policy_dirs, ip_list_specs, &off, false)
+}
+
+/// Several detectors as one, each seeing every batch in order.
+struct Chain(Vec<Box<dyn Detector>>);
+
+impl Detector for Chain {
+    fn detect(&mut self, batch: &Batch, out: &mut Vec<Alert>) {
+        for d in &mut self.0 {
+            d.detect(batch, out);
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Alert>) {
+        for d in &mut self.0 {
+            d.finish(out);
+        }
+    }
+}
+
+/// The anomaly engine, saving its baselines to `state` when the run ends.
+struct Anomaly {
+    engine: AnomalyEngine,
+    state: Option<PathBuf>,
+}
+
+impl Detector for Anomaly {
+    fn detect(&mut self, batch: &Batch, out: &mut Vec<Alert>) {
+        self.engine.detect(batch, out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<Alert>) {
+        self.engine.finish(out);
+        if let Some(path) = &self.state {
+            match self.engine.save(path) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), principals = self.engine.principals(), "anomaly state saved")
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), "anomaly state NOT saved: {}", chain(&e))
+                }
+            }
+        }
+    }
+}
+
+/// Every detector of a run: policies, Sigma rules when given, the anomaly engine unless off.
+/// `live` picks the Sigma lateness of a worker rather than of a replay.
+pub fn detectors(
+    policy_dirs: &[PathBuf],
+    ip_list_specs: &[String],
+    d: &DetectArgs,
+    live: bool,
+) -> anyhow::Result<Box<dyn Detector>> {
     let policies = load_policies(policy_dirs)?;
     let ip_lists = IpLists::load_specs(ip_list_specs).context("loading IP lists")?;
     let engine = Engine::new(&policies, &ip_lists, &Overrides::default())
         .context("compiling the policies")?;
-    for d in engine.disabled() {
-        tracing::info!(policy = %d.id, "policy disabled: {}", d.reason);
+    for p in engine.disabled() {
+        tracing::info!(policy = %p.id, "policy disabled: {}", p.reason);
     }
-    Ok(Box::new(PolicyDetector(engine)))
+    let mut all: Vec<Box<dyn Detector>> = vec![Box::new(PolicyDetector(engine))];
+    if !d.sigma.is_empty() {
+        let rules = SigmaRules::load_dirs(&d.sigma)
+            .map_err(|e| anyhow::anyhow!("loading Sigma rules:\n{e}"))?;
+        let (detections, correlations) = (
+            rules.detection_rules().len(),
+            rules.correlation_rules().len(),
+        );
+        tracing::info!(detections, correlations, "Sigma rules loaded");
+        let opts = if live {
+            SigmaOptions::live()
+        } else {
+            SigmaOptions::replay()
+        };
+        all.push(Box::new(SigmaEngine::new(rules, opts)));
+    }
+    if !d.no_anomaly {
+        let geo = d
+            .geoip
+            .as_deref()
+            .map(|p| GeoDb::open(p).with_context(|| format!("opening {}", p.display())))
+            .transpose()?;
+        let terminated = match &d.terminated_users {
+            Some(p) => {
+                TerminatedUsers::load(p).with_context(|| format!("loading {}", p.display()))?
+            }
+            None => TerminatedUsers::new(),
+        };
+        let mut engine = AnomalyEngine::new(&AnomalyConfig::default(), geo, &ip_lists, terminated)
+            .context("starting the anomaly engine")?;
+        for x in engine.disabled() {
+            tracing::info!(detection = x.id, "anomaly detection disabled: {}", x.reason);
+        }
+        let state = match &d.state {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                let path = dir.join("anomaly.snapshot.json");
+                if engine
+                    .load(&path)
+                    .with_context(|| format!("restoring {}", path.display()))?
+                {
+                    tracing::info!(path = %path.display(), principals = engine.principals(), "anomaly state restored");
+                }
+                Some(path)
+            }
+            None => None,
+        };
+        all.push(Box::new(Anomaly { engine, state }));
+    }
+    Ok(if all.len() == 1 {
+        all.remove(0)
+    } else {
+        Box::new(Chain(all))
+    })
 }
 
 /// The local Parquet archive as a pipeline [`ArchiveWriter`]: one encoder per thread.
@@ -121,17 +236,36 @@ pub fn archive_writer(
 
 pub fn run(a: RulesArgs) -> anyhow::Result<ExitCode> {
     match a.command {
-        RulesCommand::Test { dir } => {
+        RulesCommand::Test { dir, sigma } => {
             let policies = load_policies(dir.as_slice())?;
             let report = run_policy_tests(&policies, &IpLists::new());
             let mut out = std::io::stdout().lock();
             out.write_all(report.render().as_bytes())?;
-            Ok(if report.all_passed() {
+            let mut ok = report.all_passed();
+            if !sigma.is_empty() {
+                let rules = SigmaRules::load_dirs(&sigma)
+                    .map_err(|e| anyhow::anyhow!("loading Sigma rules:\n{e}"))?;
+                let r = run_rule_tests(&rules);
+                writeln!(out)?;
+                out.write_all(r.render().as_bytes())?;
+                ok &= r.all_passed();
+            }
+            Ok(if ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(4)
             })
         }
+        RulesCommand::Check { sigma } => match SigmaRules::load_dirs(&sigma) {
+            Ok(rules) => {
+                print!("{}", check_report(&rules));
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(ExitCode::from(1))
+            }
+        },
         RulesCommand::List { dir, format } => {
             let policies = load_policies(dir.as_slice())?;
             let mut out = std::io::stdout().lock();

@@ -12,6 +12,20 @@ use std::process::Command;
 
 use flate2::{write::GzEncoder, Compression};
 
+const POLICY_IDS: [&str; 11] = [
+    "console-signin-failures",
+    "cloudtrail-config-change",
+    "ec2-instance-config-change",
+    "iam-policy-change",
+    "risky-ip-logon",
+    "network-acl-change",
+    "network-gateway-change",
+    "s3-bucket-config-change",
+    "security-group-change",
+    "vpc-change",
+    "s3-bucket-public",
+];
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trailwarden"))
 }
@@ -205,7 +219,11 @@ fn replay_generated_trail_end_to_end() {
             ));
         }
     }
-    let got_alerts = alerts(&a.out);
+    // the built-in policies' alerts; the anomaly engine also runs and has its own tests
+    let got_alerts: Vec<serde_json::Value> = alerts(&a.out)
+        .into_iter()
+        .filter(|al| POLICY_IDS.contains(&al["rule_id"].as_str().unwrap()))
+        .collect();
     let got: BTreeSet<(String, String)> = got_alerts
         .iter()
         .map(|al| {

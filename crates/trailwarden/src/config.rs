@@ -1,0 +1,607 @@
+//! The worker's configuration: one TOML file (`version = 1`, unknown fields rejected), then a
+//! short allow-list of environment overrides, then command-line flags; the result is validated
+//! into [`WorkerSettings`] before anything starts. `docs/config.md` documents every option.
+//!
+//! Credentials are never configured here: the AWS default chain provides them. `AWS_REGION`
+//! and `AWS_ENDPOINT_URL` are honoured by the SDK as they are; `[aws]` only overrides them.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use trailwarden_aws::s3::S3Url;
+use trailwarden_aws::sqs::SqsSettings;
+
+use crate::cli::RunArgs;
+
+/// The environment variables that may override the file (deployment values only).
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("TRAILWARDEN_QUEUE_URL", "source.queue_url"),
+    ("TRAILWARDEN_OUT", "output.out"),
+    ("TRAILWARDEN_DEAD_LETTER", "dead_letter.destination"),
+    ("TRAILWARDEN_ALERTS_SQS_QUEUE_URL", "alerts.sqs_queue_url"),
+    ("TRAILWARDEN_ALERTS_SNS_TOPIC_ARN", "alerts.sns_topic_arn"),
+    ("TRAILWARDEN_ALERTS_WEBHOOK_URL", "alerts.webhook_url"),
+    ("TRAILWARDEN_REGION", "aws.region"),
+    ("TRAILWARDEN_ENDPOINT_URL", "aws.endpoint_url"),
+];
+
+/// The file as written (every field defaulted), and the effective settings `check-config`
+/// prints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub version: u32,
+    #[serde(default)]
+    pub aws: Aws,
+    #[serde(default)]
+    pub source: Source,
+    #[serde(default)]
+    pub output: Output,
+    #[serde(default)]
+    pub alerts: Alerts,
+    #[serde(default)]
+    pub dead_letter: DeadLetter,
+    #[serde(default)]
+    pub processing: Processing,
+    #[serde(default)]
+    pub server: Server,
+    #[serde(default)]
+    pub shutdown: Shutdown,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Aws {
+    /// Overrides `AWS_REGION` / the profile's region.
+    pub region: Option<String>,
+    /// Overrides `AWS_ENDPOINT_URL` (an S3/SQS-compatible server).
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Source {
+    pub queue_url: Option<String>,
+    pub wait_time_secs: u32,
+    pub max_messages_per_receive: u32,
+    pub max_in_flight_objects: usize,
+    pub visibility_timeout_secs: u32,
+    /// Default: a third of the visibility timeout.
+    pub heartbeat_interval_secs: Option<u32>,
+    pub max_receive_count: u32,
+    pub retry_backoff_base_secs: u32,
+    pub retry_backoff_max_secs: u32,
+}
+
+impl Default for Source {
+    fn default() -> Self {
+        Source {
+            queue_url: None,
+            wait_time_secs: 20,
+            max_messages_per_receive: 10,
+            max_in_flight_objects: 16,
+            visibility_timeout_secs: 300,
+            heartbeat_interval_secs: None,
+            max_receive_count: 5,
+            retry_backoff_base_secs: 10,
+            retry_backoff_max_secs: 900,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Output {
+    /// A local directory or `s3://bucket/prefix/`.
+    pub out: Option<String>,
+    pub archive: bool,
+    pub row_group_rows: usize,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output {
+            out: None,
+            archive: true,
+            row_group_rows: 8192,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alerts {
+    /// `alerts.jsonl` in a local `out`, `alerts/` objects in an S3 `out`.
+    pub jsonl: bool,
+    pub stdout: bool,
+    pub sqs_queue_url: Option<String>,
+    pub sns_topic_arn: Option<String>,
+    pub webhook_url: Option<String>,
+    pub webhook_timeout_secs: u32,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            jsonl: true,
+            stdout: false,
+            sqs_queue_url: None,
+            sns_topic_arn: None,
+            webhook_url: None,
+            webhook_timeout_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeadLetter {
+    /// An SQS queue URL (`https://…`), `s3://bucket/prefix/` or a local directory. Default:
+    /// `dead-letter/` under `output.out`.
+    pub destination: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Processing {
+    /// Default: the number of cores.
+    pub workers: Option<usize>,
+    pub max_object_mib: u64,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub policy_dirs: Vec<PathBuf>,
+    /// `NAME=FILE` entries.
+    pub ip_lists: Vec<String>,
+}
+
+impl Default for Processing {
+    fn default() -> Self {
+        Processing {
+            workers: None,
+            max_object_mib: 1024,
+            accounts: Vec::new(),
+            regions: Vec::new(),
+            policy_dirs: Vec::new(),
+            ip_lists: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// `/metrics`, `/healthz`, `/readyz`; off when unset.
+    pub listen_addr: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Shutdown {
+    /// How long SIGTERM/SIGINT waits for in-flight objects (keep it below the orchestrator's).
+    pub grace_period_secs: u32,
+    /// Stop by itself after this long with nothing received and nothing in flight (batch
+    /// runs, benchmarks); off when unset.
+    pub idle_exit_secs: Option<u32>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown {
+            grace_period_secs: 25,
+            idle_exit_secs: None,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            version: 1,
+            aws: Aws::default(),
+            source: Source::default(),
+            output: Output::default(),
+            alerts: Alerts::default(),
+            dead_letter: DeadLetter::default(),
+            processing: Processing::default(),
+            server: Server::default(),
+            shutdown: Shutdown::default(),
+        }
+    }
+}
+
+/// Where outputs go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Out {
+    Dir(PathBuf),
+    S3(S3Url),
+}
+
+impl Out {
+    pub fn parse(s: &str) -> anyhow::Result<Out> {
+        if s.starts_with("s3://") {
+            return S3Url::parse(s)
+                .map(Out::S3)
+                .with_context(|| format!("{s:?} is not an s3://bucket/prefix URL"));
+        }
+        if s.is_empty() {
+            bail!("output.out is empty");
+        }
+        Ok(Out::Dir(PathBuf::from(s)))
+    }
+}
+
+/// Where dead letters go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeadLetterDest {
+    Sqs(String),
+    S3(S3Url),
+    Dir(PathBuf),
+}
+
+/// Validated settings: what the worker runs with.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub sqs: SqsSettings,
+    pub out: Out,
+    pub archive: bool,
+    pub row_group_rows: usize,
+    pub alerts: Alerts,
+    pub dead_letter: DeadLetterDest,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub listen_addr: Option<std::net::SocketAddr>,
+    pub grace: Duration,
+    pub idle_exit: Option<Duration>,
+    pub workers: usize,
+    pub max_object_bytes: u64,
+    pub processing: Processing,
+}
+
+impl Config {
+    /// Parses a file's text (no environment, no validation).
+    pub fn from_toml(text: &str) -> anyhow::Result<Config> {
+        let c: Config = toml::from_str(text).context("parsing the config")?;
+        if c.version != 1 {
+            bail!("config version {} is not supported (expected 1)", c.version);
+        }
+        Ok(c)
+    }
+
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Config::from_toml(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// Applies the allow-listed environment overrides from `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        for (var, _) in ENV_OVERRIDES {
+            let Some(v) = get(var).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            match *var {
+                "TRAILWARDEN_QUEUE_URL" => self.source.queue_url = Some(v),
+                "TRAILWARDEN_OUT" => self.output.out = Some(v),
+                "TRAILWARDEN_DEAD_LETTER" => self.dead_letter.destination = Some(v),
+                "TRAILWARDEN_ALERTS_SQS_QUEUE_URL" => self.alerts.sqs_queue_url = Some(v),
+                "TRAILWARDEN_ALERTS_SNS_TOPIC_ARN" => self.alerts.sns_topic_arn = Some(v),
+                "TRAILWARDEN_ALERTS_WEBHOOK_URL" => self.alerts.webhook_url = Some(v),
+                "TRAILWARDEN_REGION" => self.aws.region = Some(v),
+                "TRAILWARDEN_ENDPOINT_URL" => self.aws.endpoint_url = Some(v),
+                _ => {}
+            }
+        }
+    }
+
+    /// Applies command-line flags (they win over the file and the environment).
+    pub fn apply_flags(&mut self, a: &RunArgs) {
+        fn set<T: Clone>(slot: &mut T, v: &Option<T>) {
+            if let Some(v) = v {
+                *slot = v.clone();
+            }
+        }
+        fn set_opt<T: Clone>(slot: &mut Option<T>, v: &Option<T>) {
+            if v.is_some() {
+                slot.clone_from(v);
+            }
+        }
+        set_opt(&mut self.source.queue_url, &a.queue_url);
+        set_opt(&mut self.output.out, &a.out);
+        set_opt(&mut self.dead_letter.destination, &a.dead_letter);
+        set_opt(&mut self.alerts.sqs_queue_url, &a.alerts_sqs);
+        set_opt(&mut self.alerts.sns_topic_arn, &a.alerts_sns);
+        set_opt(&mut self.alerts.webhook_url, &a.alerts_webhook);
+        set_opt(&mut self.aws.region, &a.region);
+        set_opt(&mut self.aws.endpoint_url, &a.endpoint_url);
+        set_opt(&mut self.server.listen_addr, &a.listen);
+        set(
+            &mut self.source.max_in_flight_objects,
+            &a.max_in_flight_objects,
+        );
+        set(
+            &mut self.source.visibility_timeout_secs,
+            &a.visibility_timeout_secs,
+        );
+        set_opt(
+            &mut self.source.heartbeat_interval_secs,
+            &a.heartbeat_interval_secs,
+        );
+        set(&mut self.source.max_receive_count, &a.max_receive_count);
+        set(&mut self.source.wait_time_secs, &a.wait_time_secs);
+        set(
+            &mut self.source.retry_backoff_base_secs,
+            &a.retry_backoff_base_secs,
+        );
+        set(&mut self.shutdown.grace_period_secs, &a.grace_period_secs);
+        set_opt(&mut self.shutdown.idle_exit_secs, &a.idle_exit_secs);
+        set_opt(&mut self.processing.workers, &a.workers);
+        if a.alerts_stdout {
+            self.alerts.stdout = true;
+        }
+        if a.no_archive {
+            self.output.archive = false;
+        }
+        self.processing
+            .policy_dirs
+            .extend(a.policy_dirs.iter().cloned());
+        self.processing.ip_lists.extend(a.ip_lists.iter().cloned());
+    }
+
+    /// Checks every value and resolves defaults.
+    pub fn validate(&self) -> anyhow::Result<WorkerSettings> {
+        let s = &self.source;
+        let Some(queue_url) = s.queue_url.clone().filter(|q| !q.is_empty()) else {
+            bail!("no queue: set source.queue_url, TRAILWARDEN_QUEUE_URL or --queue-url");
+        };
+        if !(queue_url.starts_with("https://") || queue_url.starts_with("http://")) {
+            bail!("source.queue_url {queue_url:?} is not an SQS queue URL (https://…)");
+        }
+        let Some(out) = self.output.out.as_deref() else {
+            bail!("no output: set output.out, TRAILWARDEN_OUT or --out");
+        };
+        let out = Out::parse(out)?;
+        if s.wait_time_secs > 20 {
+            bail!("source.wait_time_secs {} is over 20", s.wait_time_secs);
+        }
+        if !(1..=10).contains(&s.max_messages_per_receive) {
+            bail!(
+                "source.max_messages_per_receive {} is not within 1..=10",
+                s.max_messages_per_receive
+            );
+        }
+        if s.max_in_flight_objects == 0 {
+            bail!("source.max_in_flight_objects must be at least 1");
+        }
+        if !(1..=43_200).contains(&s.visibility_timeout_secs) {
+            bail!(
+                "source.visibility_timeout_secs {} is not within 1..=43200",
+                s.visibility_timeout_secs
+            );
+        }
+        let heartbeat = s.heartbeat_interval_secs.map_or(
+            Duration::from_millis(u64::from(s.visibility_timeout_secs) * 1000 / 3),
+            |h| Duration::from_secs(u64::from(h)),
+        );
+        if heartbeat.is_zero()
+            || heartbeat >= Duration::from_secs(u64::from(s.visibility_timeout_secs))
+        {
+            bail!(
+                "source.heartbeat_interval_secs must be above 0 and below visibility_timeout_secs"
+            );
+        }
+        if s.max_receive_count == 0 {
+            bail!("source.max_receive_count must be at least 1");
+        }
+        if s.retry_backoff_base_secs > s.retry_backoff_max_secs || s.retry_backoff_max_secs > 43_200
+        {
+            bail!(
+                "source.retry_backoff_base_secs must be at most retry_backoff_max_secs (≤ 43200)"
+            );
+        }
+        let dead_letter = match self.dead_letter.destination.as_deref() {
+            Some(d) if d.starts_with("https://") || d.starts_with("http://") => {
+                DeadLetterDest::Sqs(d.to_string())
+            }
+            Some(d) if d.starts_with("s3://") => DeadLetterDest::S3(
+                S3Url::parse(d).with_context(|| format!("dead_letter.destination {d:?}"))?,
+            ),
+            Some("") => bail!("dead_letter.destination is empty"),
+            Some(d) => DeadLetterDest::Dir(PathBuf::from(d)),
+            None => match &out {
+                Out::Dir(d) => DeadLetterDest::Dir(d.join("dead-letter")),
+                Out::S3(u) => DeadLetterDest::S3(u.join("dead-letter")),
+            },
+        };
+        if let Some(w) = &self.alerts.webhook_url {
+            if !(w.starts_with("https://") || w.starts_with("http://")) {
+                bail!("alerts.webhook_url {w:?} is not an http(s) URL");
+            }
+        }
+        if self.output.row_group_rows == 0 {
+            bail!("output.row_group_rows must be at least 1");
+        }
+        let listen_addr = match self.server.listen_addr.as_deref() {
+            None | Some("") => None,
+            Some(a) => Some(
+                a.parse()
+                    .with_context(|| format!("server.listen_addr {a:?} is not HOST:PORT"))?,
+            ),
+        };
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let workers = self.processing.workers.unwrap_or(cores);
+        if workers == 0 {
+            bail!("processing.workers must be at least 1");
+        }
+        Ok(WorkerSettings {
+            sqs: SqsSettings {
+                queue_url,
+                wait_time_secs: s.wait_time_secs as i32,
+                max_messages_per_receive: s.max_messages_per_receive as i32,
+                max_in_flight_objects: s.max_in_flight_objects,
+                visibility_timeout_secs: s.visibility_timeout_secs as i32,
+                heartbeat_interval: heartbeat,
+                max_receive_count: s.max_receive_count,
+                retry_backoff_base_secs: s.retry_backoff_base_secs as i32,
+                retry_backoff_max_secs: s.retry_backoff_max_secs as i32,
+            },
+            out,
+            archive: self.output.archive,
+            row_group_rows: self.output.row_group_rows,
+            alerts: self.alerts.clone(),
+            dead_letter,
+            region: self.aws.region.clone(),
+            endpoint_url: self.aws.endpoint_url.clone(),
+            listen_addr,
+            grace: Duration::from_secs(u64::from(self.shutdown.grace_period_secs)),
+            idle_exit: self
+                .shutdown
+                .idle_exit_secs
+                .map(|s| Duration::from_secs(u64::from(s))),
+            workers,
+            max_object_bytes: self.processing.max_object_mib.saturating_mul(1 << 20),
+            processing: self.processing.clone(),
+        })
+    }
+}
+
+/// File (when given) → environment → flags → validated.
+pub fn resolve(a: &RunArgs) -> anyhow::Result<(Config, WorkerSettings)> {
+    let mut c = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    c.apply_env(|k| std::env::var(k).ok());
+    c.apply_flags(a);
+    let s = c.validate()?;
+    Ok((c, s))
+}
+
+/// `trailwarden check-config FILE`: validates and prints the effective settings.
+pub fn check(path: &Path) -> anyhow::Result<std::process::ExitCode> {
+    let mut c = Config::load(path)?;
+    c.apply_env(|k| std::env::var(k).ok());
+    c.validate()?;
+    let text = toml::to_string_pretty(&c).context("printing the settings")?;
+    println!(
+        "# effective settings ({} + environment overrides)",
+        path.display()
+    );
+    print!("{text}");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = r#"
+version = 1
+[source]
+queue_url = "https://sqs.eu-west-1.amazonaws.com/111122223333/trail-events"
+[output]
+out = "s3://lake/cloudtrail/"
+"#;
+
+    #[test]
+    fn minimal_config_defaults() {
+        let c = Config::from_toml(MIN).unwrap();
+        let s = c.validate().unwrap();
+        assert_eq!(s.sqs.wait_time_secs, 20);
+        assert_eq!(s.sqs.max_messages_per_receive, 10);
+        assert_eq!(s.sqs.heartbeat_interval, Duration::from_secs(100));
+        assert_eq!(
+            s.out,
+            Out::S3(S3Url::parse("s3://lake/cloudtrail/").unwrap())
+        );
+        assert_eq!(
+            s.dead_letter,
+            DeadLetterDest::S3(S3Url::parse("s3://lake/cloudtrail/dead-letter/").unwrap())
+        );
+        assert_eq!(s.grace, Duration::from_secs(25));
+        assert!(s.listen_addr.is_none());
+    }
+
+    #[test]
+    fn unknown_fields_and_versions_rejected() {
+        assert!(Config::from_toml(&format!("{MIN}\nextra = 1")).is_err());
+        let typo = MIN.replace("queue_url", "queue_ulr");
+        assert!(Config::from_toml(&typo).is_err());
+        assert!(Config::from_toml(&MIN.replace("version = 1", "version = 2")).is_err());
+        assert!(
+            Config::from_toml("[source]\n").is_err(),
+            "version is required"
+        );
+    }
+
+    #[test]
+    fn env_allow_list_overrides_file() {
+        let mut c = Config::from_toml(MIN).unwrap();
+        c.apply_env(|k| match k {
+            "TRAILWARDEN_QUEUE_URL" => Some("https://q/2".into()),
+            "TRAILWARDEN_OUT" => Some("/data/out".into()),
+            "TRAILWARDEN_ENDPOINT_URL" => Some("http://127.0.0.1:5000".into()),
+            "TRAILWARDEN_WORKERS" => Some("99".into()), // not on the list
+            _ => None,
+        });
+        let s = c.validate().unwrap();
+        assert_eq!(s.sqs.queue_url, "https://q/2");
+        assert_eq!(s.out, Out::Dir("/data/out".into()));
+        assert_eq!(
+            s.dead_letter,
+            DeadLetterDest::Dir("/data/out/dead-letter".into())
+        );
+        assert_eq!(s.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_ne!(s.workers, 99);
+    }
+
+    #[test]
+    fn invalid_values_rejected() {
+        for (from, to) in [
+            ("[output]", "[output]\nrow_group_rows = 0"),
+            ("[source]", "[source]\nwait_time_secs = 21"),
+            ("[source]", "[source]\nmax_messages_per_receive = 11"),
+            ("[source]", "[source]\nmax_in_flight_objects = 0"),
+            (
+                "[source]",
+                "[source]\nvisibility_timeout_secs = 30\nheartbeat_interval_secs = 30",
+            ),
+            ("queue_url = \"https", "queue_url = \"ftp"),
+            ("s3://lake", "s3://"),
+        ] {
+            let c = Config::from_toml(&MIN.replace(from, to)).unwrap();
+            assert!(c.validate().is_err(), "{to}");
+        }
+        let no_queue = Config::from_toml("version = 1\n[output]\nout = \"x\"").unwrap();
+        assert!(no_queue.validate().is_err());
+    }
+
+    #[test]
+    fn dead_letter_kinds() {
+        for (d, want) in [
+            ("https://sqs/q/dlq", "sqs"),
+            ("s3://b/dl/", "s3"),
+            ("/var/dl", "dir"),
+        ] {
+            let mut c = Config::from_toml(MIN).unwrap();
+            c.dead_letter.destination = Some(d.into());
+            let got = match c.validate().unwrap().dead_letter {
+                DeadLetterDest::Sqs(_) => "sqs",
+                DeadLetterDest::S3(_) => "s3",
+                DeadLetterDest::Dir(_) => "dir",
+            };
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn example_config_parses_and_validates() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/trailwarden.example.toml");
+        let c = Config::load(&p).unwrap();
+        c.validate().unwrap();
+        // printing and re-reading the effective settings is lossless
+        let again = Config::from_toml(&toml::to_string_pretty(&c).unwrap()).unwrap();
+        assert_eq!(format!("{again:?}"), format!("{c:?}"));
+    }
+}
