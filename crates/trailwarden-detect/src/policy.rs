@@ -13,53 +13,8 @@ use crate::iplist::IpLists;
 use crate::spec::{Outcome, PolicySpec, TestSpec};
 use crate::DetectError;
 
-/// The built-in policies, embedded at build time (file name, YAML text).
-const BUILTIN: &[(&str, &str)] = &[
-    (
-        "console-signin-failures.yaml",
-        include_str!("../policies/console-signin-failures.yaml"),
-    ),
-    (
-        "cloudtrail-config-change.yaml",
-        include_str!("../policies/cloudtrail-config-change.yaml"),
-    ),
-    (
-        "ec2-instance-config-change.yaml",
-        include_str!("../policies/ec2-instance-config-change.yaml"),
-    ),
-    (
-        "iam-policy-change.yaml",
-        include_str!("../policies/iam-policy-change.yaml"),
-    ),
-    (
-        "risky-ip-logon.yaml",
-        include_str!("../policies/risky-ip-logon.yaml"),
-    ),
-    (
-        "network-acl-change.yaml",
-        include_str!("../policies/network-acl-change.yaml"),
-    ),
-    (
-        "network-gateway-change.yaml",
-        include_str!("../policies/network-gateway-change.yaml"),
-    ),
-    (
-        "s3-bucket-config-change.yaml",
-        include_str!("../policies/s3-bucket-config-change.yaml"),
-    ),
-    (
-        "security-group-change.yaml",
-        include_str!("../policies/security-group-change.yaml"),
-    ),
-    (
-        "vpc-change.yaml",
-        include_str!("../policies/vpc-change.yaml"),
-    ),
-    (
-        "s3-bucket-public.yaml",
-        include_str!("../policies/s3-bucket-public.yaml"),
-    ),
-];
+// The built-in rule files, embedded at build time by `build.rs` (`BUILTIN`).
+include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
 
 /// File names of the built-in policies (for tests and `rules list`).
 pub fn builtin_files() -> impl Iterator<Item = &'static str> {
