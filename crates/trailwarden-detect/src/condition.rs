@@ -70,7 +70,7 @@ fn contains(hay: &str, needle: &str, ci: bool) -> bool {
 }
 
 /// One operator of a condition.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Op {
     Equals(Vec<String>),
     Contains(Vec<String>),
@@ -82,12 +82,68 @@ pub(crate) enum Op {
         name: String,
         slot: usize,
     },
+    Matches(regex::Regex),
+    Num(NumOp, f64),
+    MinCount(usize),
+    /// A group: any of the conditions holds.
+    Any(Vec<Condition>),
+    /// A group: all of the conditions hold.
+    All(Vec<Condition>),
+}
+
+impl PartialEq for Op {
+    fn eq(&self, other: &Op) -> bool {
+        use Op::*;
+        match (self, other) {
+            (Equals(a), Equals(b))
+            | (Contains(a), Contains(b))
+            | (StartsWith(a), StartsWith(b))
+            | (EndsWith(a), EndsWith(b)) => a == b,
+            (Exists(a), Exists(b)) => a == b,
+            (InIpList { name: a, .. }, InIpList { name: b, .. }) => a == b,
+            (Matches(a), Matches(b)) => a.as_str() == b.as_str(),
+            (Num(o, a), Num(p, b)) => o == p && a == b,
+            (MinCount(a), MinCount(b)) => a == b,
+            (Any(a), Any(b)) | (All(a), All(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// A numeric comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NumOp {
+    Gte,
+    Gt,
+    Lte,
+    Lt,
+}
+
+impl NumOp {
+    fn name(self) -> &'static str {
+        match self {
+            NumOp::Gte => "gte",
+            NumOp::Gt => "gt",
+            NumOp::Lte => "lte",
+            NumOp::Lt => "lt",
+        }
+    }
+
+    fn holds(self, x: f64, bound: f64) -> bool {
+        match self {
+            NumOp::Gte => x >= bound,
+            NumOp::Gt => x > bound,
+            NumOp::Lte => x <= bound,
+            NumOp::Lt => x < bound,
+        }
+    }
 }
 
 /// A compiled condition.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Condition {
-    pub(crate) field: Field,
+    /// `None` for `any`/`all` groups.
+    pub(crate) field: Option<Field>,
     pub(crate) path: String,
     pub(crate) op: Op,
     pub(crate) not: bool,
@@ -111,6 +167,12 @@ fn quoted_list(v: &[String]) -> String {
 
 impl Condition {
     pub(crate) fn compile(spec: &ConditionSpec) -> Result<Condition, String> {
+        if spec.any.is_some() || spec.all.is_some() {
+            return Condition::compile_group(spec);
+        }
+        if spec.field.is_empty() {
+            return Err("a condition needs a `field` (or is an `any`/`all` group)".to_string());
+        }
         let field = Field::parse(&spec.field)?;
         let mut ops = Vec::new();
         let list =
@@ -151,11 +213,45 @@ impl Condition {
                 slot: usize::MAX,
             });
         }
+        if let Some(re) = &spec.matches {
+            let re = regex::RegexBuilder::new(re)
+                .case_insensitive(spec.ignore_case)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| format!("condition on `{}`: `matches`: {e}", spec.field))?;
+            ops.push(Op::Matches(re));
+        }
+        for (op, bound) in [
+            (NumOp::Gte, spec.gte),
+            (NumOp::Gt, spec.gt),
+            (NumOp::Lte, spec.lte),
+            (NumOp::Lt, spec.lt),
+        ] {
+            if let Some(b) = bound {
+                if !b.is_finite() {
+                    return Err(format!(
+                        "condition on `{}`: `{}` needs a finite number",
+                        spec.field,
+                        op.name()
+                    ));
+                }
+                ops.push(Op::Num(op, b));
+            }
+        }
+        if let Some(n) = spec.min_count {
+            if n == 0 {
+                return Err(format!(
+                    "condition on `{}`: `min_count` must be at least 1 (use `exists`)",
+                    spec.field
+                ));
+            }
+            ops.push(Op::MinCount(n));
+        }
         let op = match ops.len() {
             1 => ops.remove(0),
             0 => {
                 return Err(format!(
-                    "condition on `{}` has no operator (use one of equals, contains, starts_with, ends_with, exists, in_ip_list)",
+                    "condition on `{}` has no operator (use one of equals, contains, starts_with, ends_with, exists, in_ip_list, matches, gte, gt, lte, lt, min_count)",
                     spec.field
                 ))
             }
@@ -173,6 +269,10 @@ impl Condition {
             Op::EndsWith(v) => format!("ends_with {}", quoted_list(v)),
             Op::Exists(b) => format!("exists {b}"),
             Op::InIpList { name, .. } => format!("in_ip_list {name}"),
+            Op::Matches(re) => format!("matches {:?}", re.as_str()),
+            Op::Num(op, b) => format!("{} {b}", op.name()),
+            Op::MinCount(n) => format!("min_count {n}"),
+            Op::Any(_) | Op::All(_) => String::new(),
         };
         let text = format!(
             "{}{} {op_text}{}",
@@ -185,7 +285,7 @@ impl Condition {
             }
         );
         Ok(Condition {
-            field,
+            field: Some(field),
             path: spec.field.clone(),
             op,
             not: spec.not,
@@ -194,12 +294,71 @@ impl Condition {
         })
     }
 
-    /// The IP list this condition needs, if any.
-    pub(crate) fn ip_list(&self) -> Option<&str> {
-        match &self.op {
-            Op::InIpList { name, .. } => Some(name),
-            _ => None,
+    fn compile_group(spec: &ConditionSpec) -> Result<Condition, String> {
+        let (word, items) = match (&spec.any, &spec.all) {
+            (Some(items), None) => ("any", items),
+            (None, Some(items)) => ("all", items),
+            _ => return Err("a group is either `any` or `all`, not both".to_string()),
+        };
+        let only_group = ConditionSpec {
+            any: None,
+            all: None,
+            not: spec.not,
+            ..ConditionSpec::default()
+        };
+        let rest = ConditionSpec {
+            any: None,
+            all: None,
+            ..spec.clone()
+        };
+        if rest != only_group {
+            return Err(format!(
+                "an `{word}` group takes only its list of conditions (and `not`), no field or operator"
+            ));
         }
+        if items.is_empty() {
+            return Err(format!("an `{word}` group needs at least one condition"));
+        }
+        let mut inner = Vec::with_capacity(items.len());
+        for (i, c) in items.iter().enumerate() {
+            inner.push(Condition::compile(c).map_err(|e| format!("{word}[{i}]: {e}"))?);
+        }
+        let joined = inner
+            .iter()
+            .map(|c| c.text.clone())
+            .collect::<Vec<_>>()
+            .join(if word == "any" { " or " } else { " and " });
+        let text = format!("{}({joined})", if spec.not { "not " } else { "" });
+        let op = if word == "any" {
+            Op::Any(inner)
+        } else {
+            Op::All(inner)
+        };
+        Ok(Condition {
+            field: None,
+            path: word.to_string(),
+            op,
+            not: spec.not,
+            ignore_case: false,
+            text,
+        })
+    }
+
+    /// The IP lists this condition needs (a group's, recursively).
+    pub(crate) fn ip_lists<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match &self.op {
+            Op::InIpList { name, .. } => out.push(name),
+            Op::Any(v) | Op::All(v) => v.iter().for_each(|c| c.ip_lists(out)),
+            _ => {}
+        }
+    }
+
+    /// Calls `f` on this condition and every condition inside it.
+    pub(crate) fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Condition)) {
+        if let Op::Any(v) | Op::All(v) = &mut self.op {
+            v.iter_mut().for_each(|c| c.visit_mut(f));
+        }
+        f(self);
     }
 
     fn leaf_matches(&self, leaf: Leaf<'_>, lists: &[IpRanges]) -> bool {
@@ -219,21 +378,37 @@ impl Condition {
                     .is_ok_and(|ip| ranges.contains(ip)),
                 None => false,
             },
+            Op::Matches(re) => re.is_match(text),
+            Op::Num(op, bound) => text
+                .trim()
+                .parse::<f64>()
+                .is_ok_and(|x| op.holds(x, *bound)),
+            Op::MinCount(_) | Op::Any(_) | Op::All(_) => false,
         }
     }
 
     /// Whether the condition holds (after `not`).
     pub(crate) fn holds(&self, ctx: &Ctx<'_>, lists: &[IpRanges]) -> bool {
         let found = match (&self.op, &self.field) {
+            (Op::Any(v), _) => v.iter().any(|c| c.holds(ctx, lists)),
+            (Op::All(v), _) => v.iter().all(|c| c.holds(ctx, lists)),
+            (_, None) => false,
             // The parser already parsed sourceIPAddress; use it.
-            (Op::InIpList { slot, .. }, Field::Typed(Typed::SourceIpAddress)) => {
+            (Op::InIpList { slot, .. }, Some(Field::Typed(Typed::SourceIpAddress))) => {
                 match (ctx.event.source_ip, lists.get(*slot)) {
                     (Some(ip), Some(ranges)) => ranges.contains(ip),
                     _ => false,
                 }
             }
-            (Op::Exists(want), _) => ctx.any_leaf(&self.field, &mut |_| true) == *want,
-            _ => ctx.any_leaf(&self.field, &mut |leaf| self.leaf_matches(leaf, lists)),
+            (Op::Exists(want), Some(field)) => ctx.any_leaf(field, &mut |_| true) == *want,
+            (Op::MinCount(n), Some(field)) => {
+                let mut seen = 0usize;
+                ctx.any_leaf(field, &mut |_| {
+                    seen += 1;
+                    seen >= *n
+                })
+            }
+            (_, Some(field)) => ctx.any_leaf(field, &mut |leaf| self.leaf_matches(leaf, lists)),
         };
         found != self.not
     }
@@ -241,9 +416,29 @@ impl Condition {
     /// The value that made the condition hold, for evidence: the first matching leaf, or the
     /// first leaf (or `null`) for negated and `exists` conditions.
     pub(crate) fn observed(&self, ctx: &Ctx<'_>, lists: &[IpRanges]) -> Value {
+        let field = match (&self.op, &self.field) {
+            (Op::Any(v) | Op::All(v), _) => {
+                // The conditions of the group that hold, with what they saw.
+                let mut m = serde_json::Map::new();
+                for c in v.iter().filter(|c| c.holds(ctx, lists)) {
+                    m.insert(c.path.clone(), c.observed(ctx, lists));
+                }
+                return Value::Object(m);
+            }
+            (_, None) => return Value::Null,
+            (Op::MinCount(_), Some(field)) => {
+                let mut n = 0u64;
+                ctx.any_leaf(field, &mut |_| {
+                    n += 1;
+                    false
+                });
+                return Value::from(n);
+            }
+            (_, Some(field)) => field,
+        };
         let mut out = Value::Null;
         let want_match = !self.not && !matches!(self.op, Op::Exists(_));
-        ctx.any_leaf(&self.field, &mut |leaf| {
+        ctx.any_leaf(field, &mut |leaf| {
             if !want_match || self.leaf_matches(leaf, lists) {
                 out = leaf.to_value();
                 true
@@ -400,6 +595,95 @@ mod tests {
     }
 
     #[test]
+    fn numeric_regex_and_count_operators() {
+        let mut s = spec("responseElements.n");
+        s.gte = Some(7.0);
+        assert!(holds(s.clone()));
+        s.gte = Some(7.5);
+        assert!(!holds(s.clone()));
+        s.gte = None;
+        s.lt = Some(8.0);
+        assert!(holds(s.clone()));
+        // Text that is not a number never compares.
+        let mut s = spec("responseElements.ConsoleLogin");
+        s.gt = Some(0.0);
+        assert!(!holds(s));
+
+        let mut s = spec("userAgent");
+        s.matches = Some(r"^mozilla/\d".into());
+        assert!(!holds(s.clone()), "case-sensitive by default");
+        s.ignore_case = true;
+        assert!(holds(s.clone()));
+        s.matches = Some("(".into());
+        assert!(Condition::compile(&s).unwrap_err().contains("matches"));
+
+        let mut s = spec("responseElements.list");
+        s.min_count = Some(2);
+        assert!(holds(s.clone()));
+        s.min_count = Some(3);
+        assert!(!holds(s.clone()));
+        let c = Condition::compile(&{
+            let mut t = s.clone();
+            t.min_count = Some(1);
+            t
+        })
+        .unwrap();
+        let e = event();
+        assert_eq!(c.observed(&Ctx::new(&e), &[]), Value::from(2u64));
+        s.min_count = Some(0);
+        assert!(Condition::compile(&s).is_err());
+    }
+
+    #[test]
+    fn any_and_all_groups() {
+        let mut yes = spec("responseElements.ConsoleLogin");
+        yes.equals = strings(&["Failure"]);
+        let mut no = spec("eventName");
+        no.equals = strings(&["Other"]);
+        let any = ConditionSpec {
+            any: Some(vec![no.clone(), yes.clone()]),
+            ..ConditionSpec::default()
+        };
+        assert!(holds(any.clone()));
+        let all = ConditionSpec {
+            all: Some(vec![no.clone(), yes.clone()]),
+            ..ConditionSpec::default()
+        };
+        assert!(!holds(all.clone()));
+        // Nested and negated.
+        let nested = ConditionSpec {
+            any: Some(vec![all.clone(), no.clone()]),
+            not: true,
+            ..ConditionSpec::default()
+        };
+        assert!(holds(nested));
+        // Evidence of a group: the members that held.
+        let c = Condition::compile(&any).unwrap();
+        let e = event();
+        assert_eq!(
+            c.observed(&Ctx::new(&e), &[]),
+            serde_json::json!({"responseElements.ConsoleLogin": "Failure"})
+        );
+        assert!(c.text.contains(" or "), "{}", c.text);
+        // A group takes no field/operator, needs members, is not both kinds.
+        let mut bad = any.clone();
+        bad.field = "eventName".into();
+        assert!(Condition::compile(&bad).is_err());
+        let empty = ConditionSpec {
+            any: Some(vec![]),
+            ..ConditionSpec::default()
+        };
+        assert!(Condition::compile(&empty).is_err());
+        let both = ConditionSpec {
+            any: Some(vec![yes.clone()]),
+            all: Some(vec![yes]),
+            ..ConditionSpec::default()
+        };
+        assert!(Condition::compile(&both).is_err());
+        assert!(Condition::compile(&ConditionSpec::default()).is_err());
+    }
+
+    #[test]
     fn operators() {
         let mut s = spec("responseElements.ConsoleLogin");
         s.equals = strings(&["Failure"]);
@@ -456,7 +740,9 @@ mod tests {
         let mut s = spec("sourceIPAddress");
         s.in_ip_list = Some("risky".into());
         let mut c = Condition::compile(&s).unwrap();
-        assert_eq!(c.ip_list(), Some("risky"));
+        let mut names = Vec::new();
+        c.ip_lists(&mut names);
+        assert_eq!(names, ["risky"]);
         let e = event();
         let ctx = Ctx::new(&e);
         // Unresolved list: never holds.

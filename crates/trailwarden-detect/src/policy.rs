@@ -393,11 +393,11 @@ impl Policy {
     }
     /// IP list names this policy needs (`in_ip_list`), sorted, without duplicates.
     pub fn required_ip_lists(&self) -> Vec<&str> {
-        let set: BTreeSet<&str> = self
-            .compiled
-            .conditions_all()
-            .filter_map(Condition::ip_list)
-            .collect();
+        let mut names = Vec::new();
+        for c in self.compiled.conditions_all() {
+            c.ip_lists(&mut names);
+        }
+        let set: BTreeSet<&str> = names.into_iter().collect();
         set.into_iter().collect()
     }
     /// IP lists declared for this policy's tests.
@@ -408,9 +408,11 @@ impl Policy {
     /// Points every `in_ip_list` condition at its slot in the engine's list table.
     pub(crate) fn resolve_lists(&mut self, mut slot_of: impl FnMut(&str) -> usize) {
         for c in self.compiled.conditions_mut() {
-            if let Op::InIpList { name, slot } = &mut c.op {
-                *slot = slot_of(name);
-            }
+            c.visit_mut(&mut |c| {
+                if let Op::InIpList { name, slot } = &mut c.op {
+                    *slot = slot_of(name);
+                }
+            });
         }
     }
 }

@@ -76,6 +76,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionSpec {
+    /// The field path; empty for an `any`/`all` group.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub field: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub equals: Option<Strings>,
@@ -89,6 +91,29 @@ pub struct ConditionSpec {
     pub exists: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_ip_list: Option<String>,
+    /// A regular expression (Rust `regex` syntax, unanchored) that some value must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matches: Option<String>,
+    /// Numeric comparisons: some value, read as a number, is `>=`, `>`, `<=`, `<` the bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gte: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lte: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lt: Option<f64>,
+    /// The path yields at least this many values (array elements are counted one by one),
+    /// e.g. `requestParameters.instancesSet.items` with `min_count: 3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_count: Option<usize>,
+    /// A group that holds when any of its conditions holds (no `field` then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub any: Option<Vec<ConditionSpec>>,
+    /// A group that holds when all of its conditions hold (no `field` then); useful inside
+    /// `any`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all: Option<Vec<ConditionSpec>>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub not: bool,
     /// Compare ASCII letters case-insensitively (equals/contains/starts_with/ends_with).
