@@ -128,6 +128,16 @@ data "aws_iam_policy_document" "worker" {
     actions   = ["s3:PutObject"]
     resources = ["arn:aws:s3:::${var.archive_bucket}/${var.archive_prefix}*"]
   }
+  # the anomaly snapshot (detection.state = "s3://<archive bucket>/<prefix>state/"); without
+  # ListBucket a first start's missing snapshot reads as 403, not 404
+  statement {
+    actions   = ["s3:GetObject"]
+    resources = ["arn:aws:s3:::${var.archive_bucket}/${var.archive_prefix}state/*"]
+  }
+  statement {
+    actions   = ["s3:ListBucket"]
+    resources = ["arn:aws:s3:::${var.archive_bucket}"]
+  }
   dynamic "statement" {
     for_each = var.trail_kms_key_arn == "" ? [] : [1]
     content {

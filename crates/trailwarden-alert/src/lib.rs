@@ -18,6 +18,8 @@
 //! The sinks ([`JsonlFileSink`], [`StdoutSink`], [`MemorySink`]) implement [`AlertSink`];
 //! `JsonlFileSink::flush` fsyncs, so a flushed alert is durable.
 
+mod spool;
+
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::fmt;
@@ -28,6 +30,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+pub use spool::AlertSpool;
 
 /// The schema version written in every alert's `schema_version` field.
 pub const SCHEMA_VERSION: u32 = 1;

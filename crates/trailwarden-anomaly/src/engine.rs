@@ -328,18 +328,7 @@ impl AnomalyEngine {
 
     /// Writes [`AnomalyEngine::snapshot`] to `path` atomically (temporary file, fsync, rename).
     pub fn save(&self, path: &Path) -> Result<(), AnomalyError> {
-        let io = |source| AnomalyError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let tmp = path.with_extension("tmp");
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(&self.snapshot()).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, path).map_err(io)
+        crate::state::write_atomic(path, &self.snapshot())
     }
 
     /// Restores from a file written by [`AnomalyEngine::save`]; `Ok(false)` when it does not
@@ -1318,7 +1307,11 @@ fn is_private(ip: IpAddr) -> bool {
 
 /// Evicts the least recently active entries (by `last`, then key) until `keep` remain.
 /// Returns how many went. O(n) per call; called when a map is full, and frees a tenth of it.
-fn evict<V>(map: &mut HashMap<String, V>, keep: usize, last: impl Fn(&V) -> i64) -> usize {
+pub(crate) fn evict<V>(
+    map: &mut HashMap<String, V>,
+    keep: usize,
+    last: impl Fn(&V) -> i64,
+) -> usize {
     if map.len() <= keep {
         return 0;
     }

@@ -22,7 +22,12 @@
 //!   allowed lateness.
 //! * Bounded state: every table has a cap; what a full table drops is counted in
 //!   [`AnomalyStats`].
+//!
+//! [`FirstSeenStore`] opens the same kind of baseline to rules: the rule pack's `first-seen`
+//! rules ("this (principal, document) pair is new in 10 days") keep their baselines there —
+//! bounded, learning on event time, snapshotted.
 
+mod baseline;
 mod config;
 mod engine;
 mod geo;
@@ -32,6 +37,9 @@ mod terminated;
 
 use std::path::PathBuf;
 
+pub use baseline::{
+    FirstSeenOptions, FirstSeenSpec, FirstSeenStats, FirstSeenStore, FirstSeenVerdict, LearnFrom,
+};
 pub use config::{
     AnomalyConfig, Detection, DetectionConfig, DetectionSettings, Exclude, WhileLearning,
     DEFAULT_ADMIN_NAMES, DEFAULT_ADMIN_SOURCES,

@@ -288,6 +288,25 @@ pub(crate) struct Snapshot {
     pub stats: AnomalyStats,
 }
 
+/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
+pub(crate) fn write_atomic(
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> Result<(), crate::AnomalyError> {
+    let io = |source| crate::AnomalyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
 pub(crate) const SNAPSHOT_FORMAT: &str = "trailwarden-anomaly-state";
 pub(crate) const SNAPSHOT_VERSION: u32 = 1;
 

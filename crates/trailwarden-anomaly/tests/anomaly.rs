@@ -1164,161 +1164,15 @@ fn real_geolite2_city_database() {
 
 // ------------------------------------------------------------------------ a tiny mmdb, built here
 
-/// Writes a minimal MaxMind DB (format 2.0, IPv4, 24-bit records) mapping whole /24 networks to
-/// GeoIP2-City-shaped records, so `GeoDb` is exercised without the real database.
-mod tiny_mmdb {
-    pub enum V<'a> {
-        S(&'a str),
-        F(f64),
-        U16(u16),
-        U32(u32),
-        U64(u64),
-        M(Vec<(&'a str, V<'a>)>),
-        A(Vec<V<'a>>),
-    }
-
-    fn ctrl(out: &mut Vec<u8>, ty: u8, size: usize) {
-        let (first, ext) = if ty <= 7 {
-            (ty << 5, None)
-        } else {
-            (0, Some(ty - 7))
-        };
-        assert!(size < 29 + 256);
-        out.push(first | size.min(29) as u8);
-        if let Some(e) = ext {
-            out.push(e);
-        }
-        if size >= 29 {
-            out.push((size - 29) as u8);
-        }
-    }
-
-    fn uint(out: &mut Vec<u8>, ty: u8, v: u64) {
-        let bytes = v.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        ctrl(out, ty, 8 - skip);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-
-    pub fn encode(out: &mut Vec<u8>, v: &V) {
-        match v {
-            V::S(s) => {
-                ctrl(out, 2, s.len());
-                out.extend_from_slice(s.as_bytes());
-            }
-            V::F(f) => {
-                ctrl(out, 3, 8);
-                out.extend_from_slice(&f.to_be_bytes());
-            }
-            V::U16(n) => uint(out, 5, u64::from(*n)),
-            V::U32(n) => uint(out, 6, u64::from(*n)),
-            V::U64(n) => uint(out, 9, *n),
-            V::M(pairs) => {
-                ctrl(out, 7, pairs.len());
-                for (k, v) in pairs {
-                    encode(out, &V::S(k));
-                    encode(out, v);
-                }
-            }
-            V::A(items) => {
-                ctrl(out, 11, items.len());
-                for v in items {
-                    encode(out, v);
-                }
-            }
-        }
-    }
-
-    /// One /24 network: (first three octets, country, city, lat, lon, accuracy radius).
-    pub type Net<'a> = ([u8; 3], &'a str, &'a str, f64, f64, u16);
-
-    pub fn build(nets: &[Net]) -> Vec<u8> {
-        // data section
-        let mut data = Vec::new();
-        let mut offsets = Vec::new();
-        for (_, country, city, lat, lon, radius) in nets {
-            offsets.push(data.len());
-            let rec = V::M(vec![
-                (
-                    "city",
-                    V::M(vec![("names", V::M(vec![("en", V::S(city))]))]),
-                ),
-                ("country", V::M(vec![("iso_code", V::S(country))])),
-                (
-                    "location",
-                    V::M(vec![
-                        ("accuracy_radius", V::U16(*radius)),
-                        ("latitude", V::F(*lat)),
-                        ("longitude", V::F(*lon)),
-                    ]),
-                ),
-            ]);
-            encode(&mut data, &rec);
-        }
-        // search tree: a trie over the first 24 bits; nodes as [left, right]
-        const EMPTY: u64 = u64::MAX;
-        let mut nodes: Vec<[u64; 2]> = vec![[EMPTY, EMPTY]];
-        let mut leaves: Vec<(usize, usize, usize)> = Vec::new(); // (node, side, data index)
-        for (i, (prefix, ..)) in nets.iter().enumerate() {
-            let bits =
-                u32::from(prefix[0]) << 16 | u32::from(prefix[1]) << 8 | u32::from(prefix[2]);
-            let mut node = 0usize;
-            for depth in 0..24 {
-                let side = ((bits >> (23 - depth)) & 1) as usize;
-                if depth == 23 {
-                    leaves.push((node, side, i));
-                } else {
-                    if nodes[node][side] == EMPTY {
-                        nodes.push([EMPTY, EMPTY]);
-                        nodes[node][side] = (nodes.len() - 1) as u64;
-                    }
-                    node = nodes[node][side] as usize;
-                }
-            }
-        }
-        let count = nodes.len() as u64;
-        for row in nodes.iter_mut() {
-            for r in row.iter_mut() {
-                if *r == EMPTY {
-                    *r = count; // no data
-                }
-            }
-        }
-        for (node, side, i) in leaves {
-            nodes[node][side] = count + 16 + offsets[i] as u64;
-        }
-        let mut out = Vec::new();
-        for [l, r] in &nodes {
-            out.extend_from_slice(&l.to_be_bytes()[5..]);
-            out.extend_from_slice(&r.to_be_bytes()[5..]);
-        }
-        out.extend_from_slice(&[0u8; 16]);
-        out.extend_from_slice(&data);
-        out.extend_from_slice(b"\xAB\xCD\xEFMaxMind.com");
-        let meta = V::M(vec![
-            ("binary_format_major_version", V::U16(2)),
-            ("binary_format_minor_version", V::U16(0)),
-            ("build_epoch", V::U64(1_700_000_000)),
-            ("database_type", V::S("Tiny-Test-City")),
-            (
-                "description",
-                V::M(vec![("en", V::S("built by the trailwarden-anomaly tests"))]),
-            ),
-            ("ip_version", V::U16(4)),
-            ("languages", V::A(vec![V::S("en")])),
-            ("node_count", V::U32(count as u32)),
-            ("record_size", V::U16(24)),
-        ]);
-        encode(&mut out, &meta);
-        out
-    }
-}
+#[path = "support/mmdb.rs"]
+mod mmdb;
 
 #[test]
 fn geodb_reads_a_tiny_mmdb_built_by_the_test() {
-    let bytes = tiny_mmdb::build(&[
-        ([198, 51, 100], "DE", "Berlin", 52.52, 13.40, 20),
-        ([203, 0, 113], "US", "New York", 40.71, -74.01, 50),
+    let bytes = mmdb::build(&[
+        mmdb::CityNet::new("198.51.100.0/24", "DE", "Berlin", 52.52, 13.40, 20),
+        mmdb::CityNet::new("203.0.113.0/24", "US", "New York", 40.71, -74.01, 50),
+        mmdb::CityNet::new("2001:db8:1::/48", "JP", "Tokyo", 35.68, 139.69, 10),
     ]);
     let db = GeoDb::from_bytes(bytes).unwrap();
     assert!(db.description().contains("Tiny-Test-City"));
@@ -1329,6 +1183,9 @@ fn geodb_reads_a_tiny_mmdb_built_by_the_test() {
     assert_eq!(b.accuracy_radius_km, 20.0);
     assert!(db.lookup("198.51.101.1".parse().unwrap()).is_none());
     assert!(db.lookup("2001:db8::1".parse().unwrap()).is_none());
+    let t = db.lookup("2001:db8:1:2::3".parse().unwrap()).unwrap();
+    assert_eq!(t.country.as_deref(), Some("JP"));
+    assert_eq!(t.accuracy_radius_km, 10.0);
     assert!(GeoDb::from_bytes(b"not a database".to_vec()).is_err());
     // impossible travel through the real GeoDb code path
     let mut e = AnomalyEngine::new(

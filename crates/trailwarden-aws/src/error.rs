@@ -4,12 +4,15 @@
 //! connection: retried with backoff, then the message is left to reappear), **poison** (the
 //! object is gone or is not CloudTrail: retrying cannot help, the message is dead-lettered) or
 //! **fatal** (credentials, permissions, a missing queue: reported loudly; retrying only after
-//! an operator acts). Object failures cross the pipeline as strings, so the class travels as a
-//! tag (`[poison]`…) at the start of the reason.
+//! an operator acts). Object failures cross the pipeline as a typed
+//! [`trailwarden_pipeline::Failure`] whose kind is the class ([`AwsError::failure`]); the
+//! class is also written at the start of the message (`[poison] get s3://…`) for people
+//! reading logs and dead letters.
 
 use std::time::Duration;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use trailwarden_pipeline::{Failure, FailureKind};
 
 /// How a failure should be handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +31,7 @@ impl ErrorClass {
         }
     }
 
-    /// The tag that carries the class through a failure string.
+    /// The class as written at the start of an error message.
     pub fn tag(self) -> &'static str {
         match self {
             ErrorClass::Transient => "[transient]",
@@ -36,16 +39,14 @@ impl ErrorClass {
             ErrorClass::Fatal => "[fatal]",
         }
     }
+}
 
-    /// The class of a pipeline failure string; untagged failures (an archive or alert sink
-    /// that failed) are transient.
-    pub fn of_failure(reason: &str) -> ErrorClass {
-        if reason.contains(ErrorClass::Poison.tag()) {
-            ErrorClass::Poison
-        } else if reason.contains(ErrorClass::Fatal.tag()) {
-            ErrorClass::Fatal
-        } else {
-            ErrorClass::Transient
+impl From<ErrorClass> for FailureKind {
+    fn from(c: ErrorClass) -> FailureKind {
+        match c {
+            ErrorClass::Transient => FailureKind::Transient,
+            ErrorClass::Poison => FailureKind::Poison,
+            ErrorClass::Fatal => FailureKind::Fatal,
         }
     }
 }
@@ -68,6 +69,11 @@ impl AwsError {
             what: what.into(),
             detail: detail.into(),
         }
+    }
+
+    /// This error as an object's failure: its class decides what the source does.
+    pub fn failure(&self) -> Failure {
+        Failure::new(self.class.into(), self.to_string())
     }
 }
 
@@ -202,15 +208,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn failure_tags_round_trip() {
-        for c in [ErrorClass::Transient, ErrorClass::Poison, ErrorClass::Fatal] {
-            let e = AwsError::new(c, "get s3://b/k", "boom");
-            assert_eq!(ErrorClass::of_failure(&format!("read: {e}")), c);
+    fn failures_keep_the_class() {
+        for (c, k) in [
+            (ErrorClass::Transient, FailureKind::Transient),
+            (ErrorClass::Poison, FailureKind::Poison),
+            (ErrorClass::Fatal, FailureKind::Fatal),
+        ] {
+            let f = AwsError::new(c, "get s3://b/k", "boom")
+                .failure()
+                .context("read");
+            assert_eq!(f.kind, k);
+            assert_eq!(f.reason, format!("read: {} get s3://b/k: boom", c.tag()));
         }
-        assert_eq!(
-            ErrorClass::of_failure("archive: disk full"),
-            ErrorClass::Transient
-        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use futures::future::BoxFuture;
 use trailwarden_archive::{ArchiveOptions, Encoder};
 use trailwarden_ingest::{Location, ObjectRef};
-use trailwarden_pipeline::{ArchiveWriter, ArchiveWritten, Batch, Fetcher};
+use trailwarden_pipeline::{ArchiveWriter, ArchiveWritten, Batch, Failure, FailureKind, Fetcher};
 
 use crate::error::{chain, classify, retry, AwsError, Backoff, ErrorClass};
 
@@ -114,16 +114,15 @@ impl S3Fetcher {
 }
 
 impl Fetcher for S3Fetcher {
-    fn fetch<'a>(&'a self, object: &'a ObjectRef) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+    fn fetch<'a>(&'a self, object: &'a ObjectRef) -> BoxFuture<'a, Result<Vec<u8>, Failure>> {
         Box::pin(async move {
             match &object.location {
                 Location::S3 { bucket, key } => {
-                    self.get(bucket, key).await.map_err(|e| e.to_string())
+                    self.get(bucket, key).await.map_err(|e| e.failure())
                 }
-                Location::Local(p) => Err(format!(
-                    "{} {} is not in S3",
-                    ErrorClass::Fatal.tag(),
-                    p.display()
+                Location::Local(p) => Err(Failure::new(
+                    FailureKind::Fatal,
+                    format!("{} is not in S3", p.display()),
                 )),
             }
         })
@@ -203,6 +202,104 @@ pub async fn put(
         }
     })
     .await
+}
+
+/// GetObject with retries; `Ok(None)` when the object (or its bucket's key) does not exist.
+pub async fn get_optional(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, AwsError> {
+    let what = format!("get s3://{bucket}/{key}");
+    retry(Backoff::AWS_CALL, &what, || async {
+        let out = match client.get_object().bucket(bucket).key(key).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                // a missing key, not a missing bucket (that is a configuration error)
+                let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e);
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                let missing = code == Some("NoSuchKey")
+                    || (status == Some(404) && code != Some("NoSuchBucket"));
+                if missing {
+                    return Ok(None);
+                }
+                let (c, d) = classify(&e);
+                return Err(AwsError::new(c, &what, d));
+            }
+        };
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::new(ErrorClass::Transient, &what, chain(&e)))?;
+        Ok(Some(body.into_bytes().to_vec()))
+    })
+    .await
+}
+
+/// One small object read and written whole from blocking code: the anomaly snapshot, a
+/// replay checkpoint. The calls wait on the runtime the blob was made in, so they must run on
+/// a thread outside it (`spawn_blocking`, the detect thread), never inside an async task.
+#[derive(Clone)]
+pub struct S3Blob {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    rt: tokio::runtime::Handle,
+}
+
+impl S3Blob {
+    /// The object `name` below `url`. Must be called inside the runtime the calls will use.
+    pub fn new(client: aws_sdk_s3::Client, url: &S3Url, name: &str) -> Result<S3Blob, String> {
+        let rt = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
+        Ok(S3Blob {
+            client,
+            bucket: url.bucket.clone(),
+            key: format!("{}{name}", url.prefix),
+            rt,
+        })
+    }
+
+    /// `s3://bucket/key`.
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// The object's bytes; `Ok(None)` when it does not exist. Blocking.
+    pub fn load(&self) -> Result<Option<Vec<u8>>, AwsError> {
+        self.rt
+            .block_on(get_optional(&self.client, &self.bucket, &self.key))
+    }
+
+    /// Replaces the object (a PutObject is atomic: readers see the old or the new bytes).
+    /// Blocking.
+    pub fn save(&self, bytes: Vec<u8>, content_type: &str) -> Result<(), AwsError> {
+        self.rt.block_on(put(
+            &self.client,
+            &self.bucket,
+            &self.key,
+            bytes,
+            content_type,
+        ))
+    }
+
+    /// Deletes the object (absent is fine). Blocking.
+    pub fn delete(&self) -> Result<(), AwsError> {
+        let what = format!("delete {}", self.url());
+        self.rt.block_on(retry(Backoff::AWS_CALL, &what, || async {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    let (c, d) = classify(&e);
+                    AwsError::new(c, &what, d)
+                })
+        }))
+    }
 }
 
 /// The Parquet archive in S3: one PutObject per encoded file, under `<prefix>`.

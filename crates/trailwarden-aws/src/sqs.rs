@@ -34,7 +34,7 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use trailwarden_ingest::{stable_key, Location, ObjectRef};
-use trailwarden_pipeline::{Ack, AckOutcome, Job};
+use trailwarden_pipeline::{Ack, AckOutcome, Failure, FailureKind, Job};
 
 use crate::deadletter::{DeadLetter, DeadLetters};
 use crate::envelope::{self, Envelope};
@@ -123,14 +123,14 @@ struct InFlight {
     receive_count: u32,
     objects: Vec<String>,
     remaining: usize,
-    failures: Vec<String>,
+    failures: Vec<Failure>,
     heartbeat: JoinHandle<()>,
 }
 
 enum Finish {
     Delete,
     DeadLetter(String),
-    Retry(String),
+    Retry(Failure),
 }
 
 #[derive(Clone)]
@@ -428,15 +428,12 @@ fn on_outcome(
     if m.failures.is_empty() {
         return Some((seq, Finish::Delete));
     }
-    let retryable: Vec<&String> = m
-        .failures
-        .iter()
-        .filter(|f| ErrorClass::of_failure(f) != ErrorClass::Poison)
-        .collect();
-    if let Some(first) = retryable.first() {
-        return Some((seq, Finish::Retry((*first).clone())));
+    // one failure that may pass is worth another attempt; only poison everywhere is final
+    if let Some(first) = m.failures.iter().find(|f| f.kind != FailureKind::Poison) {
+        return Some((seq, Finish::Retry(first.clone())));
     }
-    Some((seq, Finish::DeadLetter(m.failures.join("; "))))
+    let reasons: Vec<&str> = m.failures.iter().map(|f| f.reason.as_str()).collect();
+    Some((seq, Finish::DeadLetter(reasons.join("; "))))
 }
 
 fn spawn_finish(finalizers: &mut JoinSet<Finish>, ctx: &Ctx, m: InFlight, f: Finish) {
@@ -467,14 +464,14 @@ fn spawn_finish(finalizers: &mut JoinSet<Finish>, ctx: &Ctx, m: InFlight, f: Fin
                     Err(e) => {
                         // not stored: leave it to reappear rather than lose it
                         tracing::error!(message_id = %m.message_id, error = %e, "dead letter not stored; message left on the queue");
-                        return Finish::Retry(e.to_string());
+                        return Finish::Retry(e.failure());
                     }
                 }
             }
-            Finish::Retry(reason) => {
+            Finish::Retry(failure) => {
                 let secs = ctx.settings.backoff_secs(m.receive_count);
-                let class = ErrorClass::of_failure(reason);
-                if class == ErrorClass::Fatal {
+                let reason = failure.reason.as_str();
+                if failure.kind == FailureKind::Fatal {
                     tracing::error!(message_id = %m.message_id, reason, retry_in_secs = secs, "object failed (permissions or credentials?)");
                 } else {
                     tracing::warn!(message_id = %m.message_id, reason, retry_in_secs = secs, "object failed; message will reappear");
@@ -643,9 +640,9 @@ mod tests {
     async fn poison_dead_letters_transient_retries() {
         let mut tokens = HashMap::from([(1, 1), (2, 1), (3, 2), (4, 2)]);
         let mut msgs = HashMap::from([(1, inflight(2)), (2, inflight(2))]);
-        let f = |t, s: &str| AckOutcome {
+        let f = |t, k: FailureKind, s: &str| AckOutcome {
             token: t,
-            failure: Some(s.to_string()),
+            failure: Some(Failure::new(k, s)),
         };
         assert!(on_outcome(
             AckOutcome {
@@ -657,15 +654,21 @@ mod tests {
         )
         .is_none());
         let r = on_outcome(
-            f(2, "read: [poison] get: not CloudTrail"),
+            f(2, FailureKind::Poison, "read: get: not CloudTrail"),
             &mut tokens,
             &mut msgs,
         );
         assert!(
             matches!(r, Some((1, Finish::DeadLetter(ref why))) if why.contains("not CloudTrail"))
         );
-        assert!(on_outcome(f(3, "read: [poison] x"), &mut tokens, &mut msgs).is_none());
-        let r = on_outcome(f(4, "archive: disk full"), &mut tokens, &mut msgs);
-        assert!(matches!(r, Some((2, Finish::Retry(ref why))) if why.contains("disk full")));
+        assert!(on_outcome(f(3, FailureKind::Poison, "read: x"), &mut tokens, &mut msgs).is_none());
+        let r = on_outcome(
+            f(4, FailureKind::Transient, "archive: disk full"),
+            &mut tokens,
+            &mut msgs,
+        );
+        assert!(
+            matches!(r, Some((2, Finish::Retry(ref why))) if why.kind == FailureKind::Transient && why.reason.contains("disk full"))
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Loads every rule file under the given directories (recursively) next to the built-in
-//! rules and runs their test cases — a quick loop for rule authors that needs only this crate:
+//! rules and runs their test cases — a quick loop for rule authors (stateful rules run in the
+//! rule-pack runtime, `trailwarden-pack`, as `trailwarden rules test` runs them):
 //!
 //! ```text
 //! cargo run -p trailwarden-detect --example rules_test -- path/to/rules [more dirs]
@@ -11,7 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use trailwarden_detect::{run_policy_tests, IpLists, Policies, Policy};
+use trailwarden_detect::{IpLists, Policies, Policy};
+use trailwarden_pack::run_policy_tests;
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {

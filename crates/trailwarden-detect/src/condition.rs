@@ -69,6 +69,21 @@ fn contains(hay: &str, needle: &str, ci: bool) -> bool {
             .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
+/// The account a value names: a 12-digit id, or the account field of an ARN
+/// (`arn:aws:iam::444455556666:role/x`, `arn:aws:sts::444455556666:assumed-role/r/s`).
+pub(crate) fn account_of(text: &str) -> Option<&str> {
+    let t = text.trim();
+    let is_id = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit());
+    if is_id(t) {
+        return Some(t);
+    }
+    if t.starts_with("arn:") {
+        let a = t.split(':').nth(4)?;
+        return is_id(a).then_some(a);
+    }
+    None
+}
+
 /// One operator of a condition.
 #[derive(Debug, Clone)]
 pub(crate) enum Op {
@@ -81,6 +96,12 @@ pub(crate) enum Op {
     InIpList {
         name: String,
         slot: usize,
+    },
+    /// `known_account: want`; `known` is the configured known-accounts list, filled in by the
+    /// engine (empty until then: only the event's own account is known).
+    KnownAccount {
+        want: bool,
+        known: std::sync::Arc<[String]>,
     },
     Matches(regex::Regex),
     Num(NumOp, f64),
@@ -101,6 +122,7 @@ impl PartialEq for Op {
             | (EndsWith(a), EndsWith(b)) => a == b,
             (Exists(a), Exists(b)) => a == b,
             (InIpList { name: a, .. }, InIpList { name: b, .. }) => a == b,
+            (KnownAccount { want: a, .. }, KnownAccount { want: b, .. }) => a == b,
             (Matches(a), Matches(b)) => a.as_str() == b.as_str(),
             (Num(o, a), Num(p, b)) => o == p && a == b,
             (MinCount(a), MinCount(b)) => a == b,
@@ -213,6 +235,12 @@ impl Condition {
                 slot: usize::MAX,
             });
         }
+        if let Some(want) = spec.known_account {
+            ops.push(Op::KnownAccount {
+                want,
+                known: std::sync::Arc::from(Vec::new()),
+            });
+        }
         if let Some(re) = &spec.matches {
             let re = regex::RegexBuilder::new(re)
                 .case_insensitive(spec.ignore_case)
@@ -251,7 +279,7 @@ impl Condition {
             1 => ops.remove(0),
             0 => {
                 return Err(format!(
-                    "condition on `{}` has no operator (use one of equals, contains, starts_with, ends_with, exists, in_ip_list, matches, gte, gt, lte, lt, min_count)",
+                    "condition on `{}` has no operator (use one of equals, contains, starts_with, ends_with, exists, in_ip_list, known_account, matches, gte, gt, lte, lt, min_count)",
                     spec.field
                 ))
             }
@@ -269,6 +297,7 @@ impl Condition {
             Op::EndsWith(v) => format!("ends_with {}", quoted_list(v)),
             Op::Exists(b) => format!("exists {b}"),
             Op::InIpList { name, .. } => format!("in_ip_list {name}"),
+            Op::KnownAccount { want, .. } => format!("known_account {want}"),
             Op::Matches(re) => format!("matches {:?}", re.as_str()),
             Op::Num(op, b) => format!("{} {b}", op.name()),
             Op::MinCount(n) => format!("min_count {n}"),
@@ -361,7 +390,7 @@ impl Condition {
         f(self);
     }
 
-    fn leaf_matches(&self, leaf: Leaf<'_>, lists: &[IpRanges]) -> bool {
+    fn leaf_matches(&self, leaf: Leaf<'_>, lists: &[IpRanges], own: Option<&str>) -> bool {
         let ci = self.ignore_case;
         let text = leaf.text();
         let text = text.as_ref();
@@ -378,6 +407,10 @@ impl Condition {
                     .is_ok_and(|ip| ranges.contains(ip)),
                 None => false,
             },
+            Op::KnownAccount { want, known } => account_of(text).is_some_and(|a| {
+                let is_known = own == Some(a) || known.iter().any(|k| k == a);
+                is_known == *want
+            }),
             Op::Matches(re) => re.is_match(text),
             Op::Num(op, bound) => text
                 .trim()
@@ -408,7 +441,10 @@ impl Condition {
                     seen >= *n
                 })
             }
-            (_, Some(field)) => ctx.any_leaf(field, &mut |leaf| self.leaf_matches(leaf, lists)),
+            (_, Some(field)) => {
+                let own = ctx.event.account();
+                ctx.any_leaf(field, &mut |leaf| self.leaf_matches(leaf, lists, own))
+            }
         };
         found != self.not
     }
@@ -438,8 +474,9 @@ impl Condition {
         };
         let mut out = Value::Null;
         let want_match = !self.not && !matches!(self.op, Op::Exists(_));
+        let own = ctx.event.account();
         ctx.any_leaf(field, &mut |leaf| {
-            if !want_match || self.leaf_matches(leaf, lists) {
+            if !want_match || self.leaf_matches(leaf, lists, own) {
                 out = leaf.to_value();
                 true
             } else {

@@ -9,10 +9,11 @@ use trailwarden_alert::{
 };
 use trailwarden_parse::{Event, IdentityType};
 
+use crate::check::Finding;
 use crate::condition::{glob_match, Exclusion};
-use crate::field::Ctx;
+use crate::field::{Ctx, Field};
 use crate::iplist::{IpLists, IpRanges};
-use crate::policy::{Policies, Policy};
+use crate::policy::{Matcher, Policies, Policy, Stateful, Step, Variant};
 use crate::spec::{ExclusionSpec, Outcome};
 use crate::DetectError;
 
@@ -54,6 +55,10 @@ pub struct Overrides {
     /// Per-policy changes, by policy id. An id that no loaded policy has is an error.
     #[serde(default)]
     pub policies: BTreeMap<String, PolicyOverride>,
+    /// The deployment's own and trusted accounts (12-digit ids): `known_account` conditions
+    /// and the `policy-cross-account` analyzer treat them as known, besides the event's own.
+    #[serde(default)]
+    pub known_accounts: Vec<String>,
 }
 
 /// Changes to one policy.
@@ -73,23 +78,102 @@ pub struct PolicyOverride {
 
 struct Active {
     policy: Policy,
+    /// The base severity: the configuration's, else the file's.
     severity: Severity,
+    /// The configuration set it (then it wins over an `also` entry's own severity).
+    config_severity: bool,
     extra_exclude: Vec<Exclusion>,
 }
 
-#[derive(Default)]
-struct SourceIndex {
-    /// Exact event name → active policy indices.
-    exact: HashMap<String, Vec<usize>>,
-    /// Policies with glob names for this source: (index, patterns).
-    globs: Vec<(usize, Vec<String>)>,
+/// Candidates of one event source: `T` is a rule index (event rules) or (rule, step).
+struct SourceIndex<T> {
+    /// Exact event name → candidates.
+    exact: HashMap<String, Vec<T>>,
+    /// Candidates with glob names for this source: (candidate, patterns).
+    globs: Vec<(T, Vec<String>)>,
 }
+
+impl<T> Default for SourceIndex<T> {
+    fn default() -> Self {
+        SourceIndex {
+            exact: HashMap::new(),
+            globs: Vec::new(),
+        }
+    }
+}
+
+impl<T: Copy + PartialEq> SourceIndex<T> {
+    fn add(&mut self, m: &Matcher, at: T) {
+        for name in &m.names {
+            let list = self.exact.entry(name.clone()).or_default();
+            if !list.contains(&at) {
+                list.push(at);
+            }
+        }
+        if !m.name_globs.is_empty() {
+            self.globs.push((at, m.name_globs.clone()));
+        }
+    }
+}
+
+/// Calls `f` for each candidate of `event` in `index`: exact names first, then globs (each
+/// candidate once). No allocation.
+fn candidates<T: Copy + PartialEq>(
+    index: &HashMap<String, SourceIndex<T>>,
+    event: &Event,
+    mut f: impl FnMut(T),
+) {
+    let Some(src) = index.get(event.event_source.as_str()) else {
+        return;
+    };
+    let exact: &[T] = src
+        .exact
+        .get(event.event_name.as_str())
+        .map_or(&[], Vec::as_slice);
+    for &c in exact {
+        f(c);
+    }
+    for (c, patterns) in &src.globs {
+        if !exact.contains(c) && patterns.iter().any(|p| glob_match(p, &event.event_name)) {
+            f(*c);
+        }
+    }
+}
+
+/// An event that matched a step of a stateful detection (threshold, distinct-count, sequence,
+/// first-seen, or an event rule with `dedup`): what the rule-pack runtime needs to put it in
+/// its window or baseline.
+#[derive(Debug, Clone)]
+pub struct StepHit {
+    /// The rule's index in the engine ([`Engine::rule`]).
+    pub rule: usize,
+    /// The detection: 0 for the rule's main one, 1… for its `also` entries.
+    pub variant: usize,
+    /// The step (0 for every kind but `sequence`).
+    pub step: usize,
+    /// The window keys: one per combination of the key fields' values (each field's distinct
+    /// values, at most 64 combinations); one empty key when the rule has no key fields. An
+    /// event missing a key field is no hit.
+    pub keys: Vec<Vec<String>>,
+    /// `distinct-count`: the counted value; `first-seen`: the value fields' values joined by
+    /// U+001F.
+    pub value: Option<String>,
+    /// The alert the event raises as a single-event rule (severity after overrides).
+    pub alert: Alert,
+}
+
+/// Most distinct values taken from one key field, and most key combinations of one event.
+const MAX_KEY_VALUES: usize = 16;
+const MAX_KEYS: usize = 64;
 
 /// Compiled policies, indexed by (eventSource, eventName). Immutable after [`Engine::new`];
 /// `Send + Sync`, so one engine serves every worker thread.
 pub struct Engine {
     active: Vec<Active>,
-    index: HashMap<String, SourceIndex>,
+    /// Plain event detections: (rule, variant).
+    index: HashMap<String, SourceIndex<(usize, usize)>>,
+    /// Steps of stateful detections: (rule, variant, step).
+    step_index: HashMap<String, SourceIndex<(usize, usize, usize)>>,
     lists: Vec<IpRanges>,
     global_exclude: Vec<Exclusion>,
     disabled: Vec<DisabledPolicy>,
@@ -142,10 +226,21 @@ impl Engine {
         let mut engine = Engine {
             active: Vec::new(),
             index: HashMap::new(),
+            step_index: HashMap::new(),
             lists: Vec::new(),
             global_exclude,
             disabled: Vec::new(),
         };
+        if let Some(bad) = overrides
+            .known_accounts
+            .iter()
+            .find(|a| !(a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())))
+        {
+            return Err(DetectError::Override {
+                message: format!("known_accounts: `{bad}` is not a 12-digit account id"),
+            });
+        }
+        let known: std::sync::Arc<[String]> = overrides.known_accounts.clone().into();
         let mut slots: HashMap<String, usize> = HashMap::new();
         for policy in policies {
             let ov = overrides.policies.get(policy.id());
@@ -183,6 +278,7 @@ impl Engine {
                 continue;
             }
             let mut policy = policy.clone();
+            policy.resolve_known_accounts(&known);
             policy.resolve_lists(|name| {
                 if let Some(&slot) = slots.get(name) {
                     return slot;
@@ -198,23 +294,34 @@ impl Engine {
                 Some(o) => compile_exclusions(&o.exclude, &format!("policies.{}", policy.id()))?,
                 None => Vec::new(),
             };
-            let severity = ov.and_then(|o| o.severity).unwrap_or(policy.severity());
+            let config_severity = ov.and_then(|o| o.severity);
+            let severity = config_severity.unwrap_or(policy.severity());
             let idx = engine.active.len();
-            for source in &policy.compiled.sources {
-                let entry = engine.index.entry(source.clone()).or_default();
-                for name in &policy.compiled.names {
-                    let list = entry.exact.entry(name.clone()).or_default();
-                    if !list.contains(&idx) {
-                        list.push(idx);
+            for (vi, v) in policy.compiled.variants.iter().enumerate() {
+                if v.stateful.is_some() {
+                    for (si, step) in v.steps.iter().enumerate() {
+                        for source in &step.matcher.sources {
+                            engine
+                                .step_index
+                                .entry(source.clone())
+                                .or_default()
+                                .add(&step.matcher, (idx, vi, si));
+                        }
                     }
-                }
-                if !policy.compiled.name_globs.is_empty() {
-                    entry.globs.push((idx, policy.compiled.name_globs.clone()));
+                } else if let Some(step) = v.steps.first() {
+                    for source in &step.matcher.sources {
+                        engine
+                            .index
+                            .entry(source.clone())
+                            .or_default()
+                            .add(&step.matcher, (idx, vi));
+                    }
                 }
             }
             engine.active.push(Active {
                 policy,
                 severity,
+                config_severity: config_severity.is_some(),
                 extra_exclude,
             });
         }
@@ -231,8 +338,26 @@ impl Engine {
         self.active.iter().map(|a| a.policy.id())
     }
 
-    /// Evaluates one event against its candidate policies, appending one alert per policy
-    /// that fires. Insights events are skipped. Pure: no IO, no clock; never panics.
+    /// The rule at `i` (as in [`StepHit::rule`]).
+    pub fn rule(&self, i: usize) -> Option<&Policy> {
+        self.active.get(i).map(|a| &a.policy)
+    }
+
+    /// The stateful detections that run: (rule index, variant, rule, window).
+    pub fn stateful_rules(&self) -> impl Iterator<Item = (usize, usize, &Policy, &Stateful)> {
+        self.active.iter().enumerate().flat_map(|(i, a)| {
+            a.policy
+                .compiled
+                .variants
+                .iter()
+                .enumerate()
+                .filter_map(move |(vi, v)| v.stateful.as_ref().map(|s| (i, vi, &a.policy, s)))
+        })
+    }
+
+    /// Evaluates one event against its candidate (plain event) detections, appending one alert
+    /// per detection that fires. Stateful detections are left to [`Engine::evaluate_stateful`].
+    /// Insights events are skipped. Pure: no IO, no clock; never panics.
     ///
     /// The common case (no candidate policy for the event's source and name) is two hash
     /// lookups and no allocation.
@@ -240,44 +365,89 @@ impl Engine {
         if event.is_insight() {
             return;
         }
-        let Some(src) = self.index.get(event.event_source.as_str()) else {
-            return;
-        };
-        let exact: &[usize] = src
-            .exact
-            .get(event.event_name.as_str())
-            .map_or(&[], Vec::as_slice);
-        if exact.is_empty() && src.globs.is_empty() {
+        let mut ctx: Option<Ctx<'_>> = None;
+        candidates(&self.index, event, |(i, vi)| {
+            let ctx = ctx.get_or_insert_with(|| Ctx::new(event));
+            let Some(active) = self.active.get(i) else {
+                return;
+            };
+            let Some(v) = active.policy.compiled.variants.get(vi) else {
+                return;
+            };
+            if let Some(step) = v.steps.first() {
+                if let Some(finding) = self.step_fires(active, step, ctx) {
+                    out.push(self.alert(active, v, step, ctx, origin, finding.as_ref()));
+                }
+            }
+        });
+    }
+
+    /// Evaluates one event against the steps of the stateful detections, appending a
+    /// [`StepHit`] per step it matches (with its keys present). Same costs and promises as
+    /// [`Engine::evaluate`]; the windows and baselines are the rule-pack runtime's.
+    pub fn evaluate_stateful(&self, event: &Event, origin: EventRef<'_>, out: &mut Vec<StepHit>) {
+        if event.is_insight() {
             return;
         }
         let mut ctx: Option<Ctx<'_>> = None;
-        for &i in exact {
-            self.eval_one(i, ctx.get_or_insert_with(|| Ctx::new(event)), origin, out);
-        }
-        for (i, patterns) in &src.globs {
-            if !exact.contains(i) && patterns.iter().any(|p| glob_match(p, &event.event_name)) {
-                self.eval_one(*i, ctx.get_or_insert_with(|| Ctx::new(event)), origin, out);
+        candidates(&self.step_index, event, |(i, vi, si)| {
+            let ctx = ctx.get_or_insert_with(|| Ctx::new(event));
+            let Some(active) = self.active.get(i) else {
+                return;
+            };
+            let Some(v) = active.policy.compiled.variants.get(vi) else {
+                return;
+            };
+            let Some(step) = v.steps.get(si) else {
+                return;
+            };
+            let Some(finding) = self.step_fires(active, step, ctx) else {
+                return;
+            };
+            let keys = key_combinations(ctx, &step.group);
+            if keys.is_empty() {
+                return;
             }
-        }
+            let value = if v.value.is_empty() {
+                None
+            } else {
+                let mut parts = Vec::with_capacity(v.value.len());
+                for f in &v.value {
+                    match ctx.first_text(f).filter(|s| !s.is_empty()) {
+                        Some(x) => parts.push(x),
+                        None => return,
+                    }
+                }
+                Some(parts.join("\u{1f}"))
+            };
+            out.push(StepHit {
+                rule: i,
+                variant: vi,
+                step: si,
+                keys,
+                value,
+                alert: self.alert(active, v, step, ctx, origin, finding.as_ref()),
+            });
+        });
     }
 
-    fn eval_one(&self, i: usize, ctx: &Ctx<'_>, origin: EventRef<'_>, out: &mut Vec<Alert>) {
-        let Some(active) = self.active.get(i) else {
-            return;
-        };
+    /// Whether a step fires on the event: `Some(finding)` (the analyzer's, if it has any).
+    /// No allocation until an analyzer or condition needs a raw field.
+    fn step_fires(&self, active: &Active, step: &Step, ctx: &Ctx<'_>) -> Option<Option<Finding>> {
+        let m = &step.matcher;
         let c = &active.policy.compiled;
         let event = ctx.event;
-        let passes_outcome = match c.outcome {
+        let passes_outcome = match m.outcome {
             Outcome::Success => !event.failed(),
             Outcome::Failure => event.failed(),
             Outcome::Any => true,
         };
         if !passes_outcome {
-            return;
+            return None;
         }
         let lists = self.lists.as_slice();
-        if !c.conditions.iter().all(|cond| cond.holds(ctx, lists)) {
-            return;
+        if !m.conditions.iter().all(|cond| cond.holds(ctx, lists)) {
+            return None;
         }
         let excluded = self
             .global_exclude
@@ -286,25 +456,47 @@ impl Engine {
             .chain(&c.exclude)
             .any(|x| x.matches(ctx));
         if excluded {
-            return;
+            return None;
         }
-        let finding = if c.checks.is_empty() {
-            None
+        if m.checks.is_empty() {
+            Some(None)
         } else {
-            match c.checks.iter().find_map(|check| check.run(ctx)) {
-                Some(f) => Some(f),
-                None => return,
-            }
-        };
+            m.checks.iter().find_map(|check| check.run(ctx)).map(Some)
+        }
+    }
 
+    /// The single-event alert of a step that fired.
+    fn alert(
+        &self,
+        active: &Active,
+        variant: &Variant,
+        step: &Step,
+        ctx: &Ctx<'_>,
+        origin: EventRef<'_>,
+        finding: Option<&Finding>,
+    ) -> Alert {
+        let c = &active.policy.compiled;
+        let event = ctx.event;
+        let lists = self.lists.as_slice();
+        let conditions = &step.matcher.conditions;
         // The policy fires: from here on, allocation is fine.
         let applied = c
             .overrides
             .iter()
             .find(|(when, _)| when.iter().all(|cond| cond.holds(ctx, lists)));
-        let severity = applied.map_or(active.severity, |(_, s)| *s);
+        let base = match (active.config_severity, variant.severity) {
+            (false, Some(own)) => own,
+            _ => active.severity,
+        };
+        let severity = applied.map_or(base, |(_, s)| *s);
 
         let mut evidence = Map::new();
+        if let Some(name) = &variant.name {
+            evidence.insert("variant".into(), Value::String(name.clone()));
+        }
+        if variant.steps.len() > 1 {
+            evidence.insert("step".into(), Value::String(step.name.clone()));
+        }
         evidence.insert(
             "eventSource".into(),
             Value::String(event.event_source.clone()),
@@ -321,15 +513,15 @@ impl Engine {
         if let Some(msg) = event.error_message.as_ref().filter(|s| !s.is_empty()) {
             evidence.insert("errorMessage".into(), Value::String(msg.clone()));
         }
-        if !c.conditions.is_empty() {
+        if !conditions.is_empty() {
             let mut matched = Map::new();
-            for cond in &c.conditions {
+            for cond in conditions {
                 matched.insert(cond.path.clone(), cond.observed(ctx, lists));
             }
             evidence.insert(
                 "conditions".into(),
                 Value::Array(
-                    c.conditions
+                    conditions
                         .iter()
                         .map(|cond| Value::String(cond.text.clone()))
                         .collect(),
@@ -337,7 +529,7 @@ impl Engine {
             );
             evidence.insert("matched".into(), Value::Object(matched));
         }
-        if let Some(f) = &finding {
+        if let Some(f) = finding {
             evidence.insert("check".into(), Value::String(f.check.to_string()));
             evidence.insert("reason".into(), Value::String(f.reason.clone()));
             for (k, v) in &f.fields {
@@ -363,7 +555,7 @@ impl Engine {
         );
         let time = format_event_time(event.event_time);
         let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
-        out.push(Alert {
+        Alert {
             schema_version: SCHEMA_VERSION,
             id: alert_id(rule_id, &[&key]),
             rule_id: rule_id.to_string(),
@@ -386,10 +578,41 @@ impl Engine {
             last_event_time: time,
             event_ids: vec![event_ref],
             count: 1,
-            summary: c
-                .summary
-                .render(ctx, active.policy.title(), finding.as_ref()),
+            summary: c.summary.render(ctx, active.policy.title(), finding),
             evidence,
-        });
+        }
     }
+}
+
+/// Every combination of the key fields' values (each field's distinct values in order, at
+/// most [`MAX_KEY_VALUES`]; at most [`MAX_KEYS`] combinations). Empty when a field has no
+/// value; one empty key when there are no fields.
+fn key_combinations(ctx: &Ctx<'_>, fields: &[Field]) -> Vec<Vec<String>> {
+    let mut keys: Vec<Vec<String>> = vec![Vec::new()];
+    for f in fields {
+        let mut vals: Vec<String> = Vec::new();
+        ctx.any_leaf(f, &mut |leaf| {
+            let t = leaf.text();
+            if !t.is_empty() && !vals.iter().any(|v| *v == *t) {
+                vals.push(t.into_owned());
+            }
+            vals.len() >= MAX_KEY_VALUES
+        });
+        if vals.is_empty() {
+            return Vec::new();
+        }
+        let mut next = Vec::with_capacity(keys.len() * vals.len());
+        'outer: for k in &keys {
+            for v in &vals {
+                if next.len() >= MAX_KEYS {
+                    break 'outer;
+                }
+                let mut nk = k.clone();
+                nk.push(v.clone());
+                next.push(nk);
+            }
+        }
+        keys = next;
+    }
+    keys
 }

@@ -5,9 +5,15 @@
 //! text is parsed once per event evaluation, on first use, and only for events that already
 //! passed the cheap eventSource/eventName/outcome filter. Arrays on the way fan out (any
 //! element), arrays at the end are flattened, JSON `null` counts as missing.
+//!
+//! A `@json` segment decodes a string holding JSON text on the way
+//! (`requestParameters.policyDocument.@json.Statement.Action`); the decoded document is cached
+//! in the evaluation context, so each string is decoded at most once per event however many
+//! conditions and analyzers read it.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
 
 use serde_json::Value;
 use trailwarden_parse::{Event, IdentityType};
@@ -216,11 +222,17 @@ impl RawRoot {
     }
 }
 
-/// One step of a raw path: an object key, or (when written as digits) also an array index.
+/// The path segment that decodes JSON text (`a.@json.b`); quoted (`"@json"`) it is a key.
+pub(crate) const JSON_SEGMENT: &str = "@json";
+
+/// One step of a raw path: an object key, or (when written as digits) also an array index, or
+/// the JSON-decoding step `@json`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Seg {
     key: String,
     index: Option<usize>,
+    /// `@json`: decode the string here as JSON and go on inside the document.
+    json: bool,
 }
 
 /// A compiled field path.
@@ -230,8 +242,9 @@ pub(crate) enum Field {
     Raw(RawRoot, Vec<Seg>),
 }
 
-/// Splits `a.b."c.d".0` into segments; quotes allow dots inside a key.
-fn split_path(path: &str) -> Result<Vec<String>, String> {
+/// Splits `a.b."c.d".0` into segments, each with whether it was quoted; quotes allow dots
+/// inside a key.
+fn split_path(path: &str) -> Result<Vec<(String, bool)>, String> {
     let mut segs = Vec::new();
     let mut cur = String::new();
     let mut chars = path.chars().peekable();
@@ -264,7 +277,7 @@ fn split_path(path: &str) -> Result<Vec<String>, String> {
                 if cur.is_empty() && !quoted_seg {
                     return Err(format!("empty segment in field path `{path}`"));
                 }
-                segs.push(std::mem::take(&mut cur));
+                segs.push((std::mem::take(&mut cur), quoted_seg));
                 quoted_seg = false;
             }
             _ => cur.push(c),
@@ -273,7 +286,7 @@ fn split_path(path: &str) -> Result<Vec<String>, String> {
     if cur.is_empty() && !quoted_seg {
         return Err(format!("empty segment in field path `{path}`"));
     }
-    segs.push(cur);
+    segs.push((cur, quoted_seg));
     Ok(segs)
 }
 
@@ -286,7 +299,7 @@ impl Field {
         let Some((first, rest)) = segs.split_first() else {
             return Err("empty field path".to_string());
         };
-        let Some((_, root)) = RAW_ROOTS.iter().find(|(name, _)| name == first) else {
+        let Some((_, root)) = RAW_ROOTS.iter().find(|(name, _)| *name == first.0) else {
             return Err(format!(
                 "unknown field `{path}`: use a CloudTrail field ({}, …) or a path into {}",
                 "eventName, errorCode, sourceIPAddress, userAgent, readOnly, userIdentity.type, userIdentity.arn, userIdentity.sessionContext.sessionIssuer.arn, principal, account",
@@ -299,23 +312,30 @@ impl Field {
         };
         let segs = rest
             .iter()
-            .map(|k| Seg {
+            .map(|(k, quoted)| Seg {
                 key: k.clone(),
                 index: if k.bytes().all(|b| b.is_ascii_digit()) {
                     k.parse().ok()
                 } else {
                     None
                 },
+                json: !quoted && k == JSON_SEGMENT,
             })
             .collect();
         Ok(Field::Raw(*root, segs))
     }
 }
 
-/// Per-event evaluation context: the event and its lazily parsed raw fields.
+/// Per-event evaluation context: the event, its lazily parsed raw fields and the JSON
+/// documents decoded from strings inside them (`@json`, the policy analyzers).
 pub(crate) struct Ctx<'e> {
     pub(crate) event: &'e Event,
     raw: [OnceCell<Option<Value>>; RAW_COUNT],
+    /// Decoded JSON text, keyed by the address of the string value it came from. Every such
+    /// value lives in `raw` or in an earlier entry (an `Rc` never moves its contents and no
+    /// entry is removed while the context lives), so an address names one string for the
+    /// context's whole life. Empty (no allocation) until something decodes.
+    decoded: RefCell<Vec<(usize, Option<Rc<Value>>)>>,
 }
 
 impl<'e> Ctx<'e> {
@@ -323,7 +343,34 @@ impl<'e> Ctx<'e> {
         Ctx {
             event,
             raw: [const { OnceCell::new() }; RAW_COUNT],
+            decoded: RefCell::new(Vec::new()),
         }
+    }
+
+    /// `v` decoded as JSON when it is a string holding JSON text (cached: each string is
+    /// decoded at most once per context); `None` when it is not a string or not JSON, or the
+    /// text is JSON `null`. `v` must be a value this context owns (inside a raw field or a
+    /// document decoded earlier): the cache is keyed by its address.
+    pub(crate) fn decode_json(&self, v: &Value) -> Option<Rc<Value>> {
+        let Value::String(text) = v else {
+            return None;
+        };
+        let key = v as *const Value as usize;
+        if let Some((_, hit)) = self.decoded.borrow().iter().find(|(k, _)| *k == key) {
+            return hit.clone();
+        }
+        let parsed = serde_json::from_str::<Value>(text)
+            .ok()
+            .filter(|d| !d.is_null())
+            .map(Rc::new);
+        self.decoded.borrow_mut().push((key, parsed.clone()));
+        parsed
+    }
+
+    /// How many strings this context has decoded (tests pin the once-per-event promise).
+    #[cfg(test)]
+    pub(crate) fn decoded_count(&self) -> usize {
+        self.decoded.borrow().len()
     }
 
     /// The parsed raw field; `None` when absent, JSON `null` or not valid JSON.
@@ -342,7 +389,7 @@ impl<'e> Ctx<'e> {
         match field {
             Field::Typed(t) => t.get(self.event).is_some_and(|s| f(Leaf::Str(s))),
             Field::Raw(root, segs) => match self.raw(*root) {
-                Some(v) => visit(v, segs, f),
+                Some(v) => self.visit(v, segs, f),
                 None => false,
             },
         }
@@ -389,19 +436,33 @@ impl<'a> Leaf<'a> {
     }
 }
 
-fn visit<'v>(v: &'v Value, segs: &[Seg], f: &mut dyn FnMut(Leaf<'_>) -> bool) -> bool {
-    match (v, segs.split_first()) {
-        (Value::Null, _) => false,
-        (Value::Array(items), None) => items.iter().any(|item| visit(item, &[], f)),
-        (_, None) => f(Leaf::Json(v)),
-        (Value::Object(map), Some((seg, rest))) => {
-            map.get(&seg.key).is_some_and(|next| visit(next, rest, f))
+impl Ctx<'_> {
+    fn visit(&self, v: &Value, segs: &[Seg], f: &mut dyn FnMut(Leaf<'_>) -> bool) -> bool {
+        match (v, segs.split_first()) {
+            (Value::Null, _) => false,
+            (Value::Array(items), None) => items.iter().any(|item| self.visit(item, &[], f)),
+            (_, None) => f(Leaf::Json(v)),
+            // `@json`: a string is decoded (once per context); an array fans out first; an
+            // object is taken as already decoded (S3 logs `bucketPolicy` as an object, other
+            // services as text), so one path serves both shapes.
+            (Value::String(_), Some((seg, rest))) if seg.json => match self.decode_json(v) {
+                Some(doc) => self.visit(&doc, rest, f),
+                None => false,
+            },
+            (Value::Object(_), Some((seg, rest))) if seg.json => self.visit(v, rest, f),
+            (Value::Array(items), Some((seg, _))) if seg.json => {
+                items.iter().any(|item| self.visit(item, segs, f))
+            }
+            (_, Some((seg, _))) if seg.json => false,
+            (Value::Object(map), Some((seg, rest))) => map
+                .get(&seg.key)
+                .is_some_and(|next| self.visit(next, rest, f)),
+            (Value::Array(items), Some((seg, rest))) => match seg.index {
+                Some(i) => items.get(i).is_some_and(|next| self.visit(next, rest, f)),
+                None => items.iter().any(|item| self.visit(item, segs, f)),
+            },
+            (_, Some(_)) => false,
         }
-        (Value::Array(items), Some((seg, rest))) => match seg.index {
-            Some(i) => items.get(i).is_some_and(|next| visit(next, rest, f)),
-            None => items.iter().any(|item| visit(item, segs, f)),
-        },
-        (_, Some(_)) => false,
     }
 }
 
@@ -485,6 +546,70 @@ mod tests {
         let e = ev_with_params(Some("\"text\""));
         assert_eq!(leaves(&e, "requestParameters"), ["text"]);
         assert!(leaves(&e, "requestParameters.a").is_empty());
+    }
+
+    #[test]
+    fn json_segment_decodes_strings_once_per_event() {
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","iam:*"],"Resource":"*"},{"Effect":"Deny","Action":"ec2:*"}]}"#;
+        let params = serde_json::json!({"policyName": "p", "policyDocument": doc, "n": 3,
+            "list": [doc, "not json", "{\"Action\":\"kms:*\"}"],
+            "obj": {"Statement": {"Action": "sqs:*"}}, "@json": "literal"});
+        let e = ev_with_params(Some(&params.to_string()));
+        let f = |p: &str| Field::parse(p).unwrap();
+        let ctx = Ctx::new(&e);
+        let collect = |field: &Field| {
+            let mut out = Vec::new();
+            ctx.any_leaf(field, &mut |l| {
+                out.push(l.text().into_owned());
+                false
+            });
+            out
+        };
+        assert_eq!(
+            collect(&f(
+                "requestParameters.policyDocument.@json.Statement.Action"
+            )),
+            ["s3:GetObject", "iam:*", "ec2:*"]
+        );
+        assert_eq!(
+            collect(&f(
+                "requestParameters.policyDocument.@json.Statement.0.Effect"
+            )),
+            ["Allow"]
+        );
+        assert_eq!(
+            collect(&f("requestParameters.policyDocument.@json.Version")),
+            ["2012-10-17"]
+        );
+        // Three conditions on one document: decoded once.
+        assert_eq!(ctx.decoded_count(), 1);
+        // An array of strings fans out before decoding; text that is not JSON is missing.
+        assert_eq!(
+            collect(&f("requestParameters.list.@json.Action")),
+            ["kms:*"]
+        );
+        assert_eq!(
+            collect(&f("requestParameters.list.@json.Statement.Action")).len(),
+            3
+        );
+        // The list's three strings are other values: each decoded once (failures cached too).
+        assert_eq!(ctx.decoded_count(), 4);
+        // An object is taken as already decoded (S3 bucketPolicy); numbers have no inside.
+        assert_eq!(
+            collect(&f("requestParameters.obj.@json.Statement.Action")),
+            ["sqs:*"]
+        );
+        assert!(collect(&f("requestParameters.n.@json.x")).is_empty());
+        assert!(collect(&f("requestParameters.missing.@json.x")).is_empty());
+        // The decoded document at the end of a path compares as its compact text.
+        assert_eq!(
+            collect(&f("requestParameters.policyDocument.@json.Statement.1")),
+            [r#"{"Action":"ec2:*","Effect":"Deny"}"#]
+        );
+        // Quoted, `@json` is an ordinary key.
+        assert_eq!(collect(&f("requestParameters.\"@json\"")), ["literal"]);
+        // A context decodes nothing until asked.
+        assert_eq!(Ctx::new(&e).decoded_count(), 0);
     }
 
     #[test]

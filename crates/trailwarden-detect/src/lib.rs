@@ -27,8 +27,10 @@
 //! (`trailwarden_parse::parse_record`) and the real engine; `trailwarden rules test` prints its
 //! [`TestReport`].
 
+mod catalogue;
 mod check;
 mod condition;
+mod config;
 mod engine;
 mod field;
 mod iplist;
@@ -38,14 +40,21 @@ mod testing;
 
 use std::path::PathBuf;
 
-pub use engine::{DisabledPolicy, Engine, EventRef, Overrides, PolicyOverride};
-pub use iplist::{IpLists, IpRanges};
-pub use policy::{builtin_files, Policies, Policy};
-pub use spec::{
-    ConditionSpec, ExclusionSpec, Expect, MatchSpec, Outcome, PolicySpec, SeverityOverrideSpec,
-    Strings, TestSpec,
+pub use catalogue::{
+    kind_text, mitre_aliases, mitre_text, mitre_v19, rules_markdown, tactic_info, MITRE_ALIASES,
+    RULES_DOC_COMMAND, SEED_TACTICS, TACTICS,
 };
-pub use testing::{run_policy_tests, TestCaseResult, TestReport, Verdict};
+pub use config::{RuleConfig, RulesConfig, IAC_USER_AGENTS};
+pub use engine::{DisabledPolicy, Engine, EventRef, Overrides, PolicyOverride, StepHit};
+pub use iplist::{IpLists, IpRanges};
+pub use policy::{builtin_files, FirstSeenParams, Policies, Policy, Stateful};
+pub use spec::{
+    CheckSpec, Checks, ConditionSpec, DedupSpec, ExclusionSpec, Expect, FirstSeenRuleSpec,
+    MatchSpec, Outcome, PolicySpec, RuleKind, SeverityOverrideSpec, StepSpec, Strings, TestSpec,
+};
+pub use testing::{
+    run_policy_tests, run_policy_tests_with, CaseRunner, TestCaseResult, TestReport, Verdict,
+};
 pub use trailwarden_alert::{Alert, Severity};
 
 /// Errors of loading policies, IP lists and overrides. Evaluation has no errors.

@@ -6,11 +6,11 @@ use std::path::Path;
 use serde_json::Value;
 use trailwarden_alert::Severity;
 
-use crate::check::{Check, Finding, CHECKS};
+use crate::check::{Check, CheckRun, Finding, CHECKS};
 use crate::condition::{Condition, Exclusion, Op};
 use crate::field::{Ctx, Field};
 use crate::iplist::IpLists;
-use crate::spec::{Outcome, PolicySpec, TestSpec};
+use crate::spec::{CheckSpec, Expect, MatchSpec, Outcome, PolicySpec, RuleKind, TestSpec};
 use crate::DetectError;
 
 // The built-in rule files, embedded at build time by `build.rs` (`BUILTIN`).
@@ -120,9 +120,10 @@ impl Template {
     }
 }
 
-/// A compiled policy.
+/// Which events one step (or an event rule) takes: the cheap filter, then conditions and
+/// analyzers.
 #[derive(Debug, Clone)]
-pub(crate) struct Compiled {
+pub(crate) struct Matcher {
     pub(crate) sources: Vec<String>,
     /// Exact event names; empty with `name_globs` empty means "no names" (never the case after
     /// validation: a missing `event_name` compiles to the glob `*`).
@@ -130,7 +131,38 @@ pub(crate) struct Compiled {
     pub(crate) name_globs: Vec<String>,
     pub(crate) outcome: Outcome,
     pub(crate) conditions: Vec<Condition>,
-    pub(crate) checks: Vec<Check>,
+    pub(crate) checks: Vec<CheckRun>,
+}
+
+/// One step: a matcher and the fields that key its window (the rule's `group_by`, or the
+/// step's own; `dedup.by` for event rules; `first_seen.entity` for first-seen rules).
+#[derive(Debug, Clone)]
+pub(crate) struct Step {
+    pub(crate) name: String,
+    pub(crate) matcher: Matcher,
+    pub(crate) group: Vec<Field>,
+}
+
+/// One detection of a rule: the main one (`kind`, `match`/`steps`…) or an `also:` entry.
+#[derive(Debug, Clone)]
+pub(crate) struct Variant {
+    /// `None` for the main detection; the `also` entry's name otherwise.
+    pub(crate) name: Option<String>,
+    /// The `also` entry's own base severity.
+    pub(crate) severity: Option<Severity>,
+    /// One step for every kind but `sequence`.
+    pub(crate) steps: Vec<Step>,
+    /// `distinct-count`: the counted field; `first-seen`: the value fields.
+    pub(crate) value: Vec<Field>,
+    /// `None` for a plain event detection (no dedup).
+    pub(crate) stateful: Option<Stateful>,
+}
+
+/// A compiled policy.
+#[derive(Debug, Clone)]
+pub(crate) struct Compiled {
+    /// The main detection first, then the `also` entries.
+    pub(crate) variants: Vec<Variant>,
     pub(crate) overrides: Vec<(Vec<Condition>, Severity)>,
     pub(crate) exclude: Vec<Exclusion>,
     pub(crate) summary: Template,
@@ -138,17 +170,361 @@ pub(crate) struct Compiled {
 }
 
 impl Compiled {
+    fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.variants.iter().flat_map(|v| v.steps.iter())
+    }
+
     /// Every condition, including severity overrides, mutably (to resolve IP list slots).
     pub(crate) fn conditions_mut(&mut self) -> impl Iterator<Item = &mut Condition> {
-        self.conditions
+        self.variants
             .iter_mut()
+            .flat_map(|v| v.steps.iter_mut())
+            .flat_map(|s| s.matcher.conditions.iter_mut())
             .chain(self.overrides.iter_mut().flat_map(|(c, _)| c.iter_mut()))
     }
 
     fn conditions_all(&self) -> impl Iterator<Item = &Condition> {
-        self.conditions
-            .iter()
+        self.steps()
+            .flat_map(|s| s.matcher.conditions.iter())
             .chain(self.overrides.iter().flat_map(|(c, _)| c.iter()))
+    }
+}
+
+/// The window or baseline of a stateful rule — what the rule-pack runtime
+/// (`trailwarden-pack`) needs to run it. Every kind but a plain `event` rule has one; an
+/// `event` rule with `dedup` is stateful too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stateful {
+    pub kind: RuleKind,
+    /// The `also` entry's name, for a detection that is not the rule's main one.
+    pub variant: Option<String>,
+    /// The window (threshold, distinct-count, sequence, dedup) in seconds; 0 for first-seen.
+    pub window_secs: u64,
+    /// Fires at ≥ this figure: events (threshold), distinct values (distinct-count), steps
+    /// (sequence: their number), 1 (dedup, first-seen).
+    pub threshold: u64,
+    /// The key fields as written (`group_by`, `dedup.by`, `first_seen.entity`).
+    pub group_by: Vec<String>,
+    /// `distinct-count`: the counted field.
+    pub distinct: Option<String>,
+    /// Step names (one step, named after the kind, for single-match kinds).
+    pub steps: Vec<String>,
+    pub first_seen: Option<FirstSeenParams>,
+}
+
+/// A first-seen rule's baseline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstSeenParams {
+    pub entity: Vec<String>,
+    pub value: Vec<String>,
+    pub baseline_secs: u64,
+    pub learning_secs: u64,
+    /// Maturity from the entity's own first sighting (else from the store's history).
+    pub learn_from_entity: bool,
+}
+
+/// `30s`, `15m`, `1h`, `2d`, `1w` → seconds (a plain number is seconds).
+pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (30s, 15m, 1h, 2d, 1w)"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("`{text}` is not a duration (30s, 15m, 1h, 2d, 1w)")),
+    };
+    n.checked_mul(mult)
+        .filter(|s| *s > 0)
+        .ok_or_else(|| format!("`{text}` must be a positive duration"))
+}
+
+/// Compiles one `match:` (of the rule, or of a step called `at`).
+fn compile_matcher(m: &MatchSpec, at: &str) -> Result<Matcher, String> {
+    if m.event_source.is_empty() {
+        return Err(format!("`{at}.event_source` needs at least one source"));
+    }
+    if let Some(bad) = m
+        .event_source
+        .iter()
+        .find(|s| s.is_empty() || s.contains('*'))
+    {
+        return Err(format!(
+            "`{at}.event_source`: `{bad}` must be a full event source such as s3.amazonaws.com (no globs)"
+        ));
+    }
+    let (mut names, mut name_globs) = (Vec::new(), Vec::new());
+    match &m.event_name {
+        None => name_globs.push("*".to_string()),
+        Some(list) if list.is_empty() => {
+            return Err(format!(
+                "`{at}.event_name` is empty (leave it out to match every name)"
+            ))
+        }
+        Some(list) => {
+            for n in list.iter() {
+                if n.is_empty() {
+                    return Err(format!("`{at}.event_name` has an empty name"));
+                }
+                if n.contains('*') {
+                    if !name_globs.contains(n) {
+                        name_globs.push(n.clone());
+                    }
+                } else if !names.contains(n) {
+                    names.push(n.clone());
+                }
+            }
+        }
+    }
+    let conditions = m
+        .conditions
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Condition::compile(c).map_err(|e| format!("{at}.where[{i}]: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let checks = m
+        .check
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            compile_check(i, spec).map_err(|e| e.replace("`match.", &format!("`{at}.")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut sources: Vec<String> = Vec::new();
+    for s in m.event_source.iter() {
+        if !sources.contains(s) {
+            sources.push(s.clone());
+        }
+    }
+    Ok(Matcher {
+        sources,
+        names,
+        name_globs,
+        outcome: m.outcome,
+        conditions,
+        checks,
+    })
+}
+
+fn fields(list: &[String], at: &str) -> Result<Vec<Field>, String> {
+    list.iter()
+        .map(|f| Field::parse(f).map_err(|e| format!("`{at}`: {e}")))
+        .collect()
+}
+
+/// A kind's compiled steps, value fields and window.
+type KindParts = (Vec<Step>, Vec<Field>, Option<Stateful>);
+
+/// What each kind requires and refuses, and its compiled steps and window.
+fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
+    let kind = spec.kind;
+    let k = kind.as_str();
+    let refuse = |key: &str, present: bool| -> Result<(), String> {
+        if present {
+            Err(format!("`{key}` is not used by `kind: {k}` rules"))
+        } else {
+            Ok(())
+        }
+    };
+    let need = |key: &str| format!("`kind: {k}` rules need `{key}`");
+    let group_by: Vec<String> = spec
+        .group_by
+        .as_ref()
+        .map(|s| s.0.clone())
+        .unwrap_or_default();
+    let window = match &spec.window {
+        Some(w) => Some(parse_duration(w).map_err(|e| format!("`window`: {e}"))?),
+        None => None,
+    };
+    let single = |group: Vec<Field>| -> Result<Vec<Step>, String> {
+        let m = spec.matcher.as_ref().ok_or_else(|| need("match"))?;
+        Ok(vec![Step {
+            name: k.to_string(),
+            matcher: compile_matcher(m, "match")?,
+            group,
+        }])
+    };
+    match kind {
+        RuleKind::Event => {
+            refuse("steps", !spec.steps.is_empty())?;
+            refuse("group_by", spec.group_by.is_some())?;
+            refuse("window", spec.window.is_some())?;
+            refuse("threshold", spec.threshold.is_some())?;
+            refuse("distinct", spec.distinct.is_some())?;
+            refuse("first_seen", spec.first_seen.is_some())?;
+            let Some(d) = &spec.dedup else {
+                return Ok((single(Vec::new())?, Vec::new(), None));
+            };
+            if d.by.is_empty() {
+                return Err("`dedup.by` needs at least one field".into());
+            }
+            let window_secs =
+                parse_duration(&d.window).map_err(|e| format!("`dedup.window`: {e}"))?;
+            let steps = single(fields(&d.by.0, "dedup.by")?)?;
+            Ok((
+                steps,
+                Vec::new(),
+                Some(Stateful {
+                    kind,
+                    variant: None,
+                    window_secs,
+                    threshold: 1,
+                    group_by: d.by.0.clone(),
+                    distinct: None,
+                    steps: vec![k.to_string()],
+                    first_seen: None,
+                }),
+            ))
+        }
+        RuleKind::Threshold | RuleKind::DistinctCount => {
+            refuse("steps", !spec.steps.is_empty())?;
+            refuse("first_seen", spec.first_seen.is_some())?;
+            refuse("dedup", spec.dedup.is_some())?;
+            let window_secs = window.ok_or_else(|| need("window"))?;
+            let threshold = spec.threshold.ok_or_else(|| need("threshold"))?;
+            if threshold == 0 {
+                return Err("`threshold` must be at least 1".into());
+            }
+            let value = if kind == RuleKind::DistinctCount {
+                let d = spec.distinct.as_ref().ok_or_else(|| need("distinct"))?;
+                fields(std::slice::from_ref(d), "distinct")?
+            } else {
+                refuse("distinct", spec.distinct.is_some())?;
+                Vec::new()
+            };
+            let steps = single(fields(&group_by, "group_by")?)?;
+            Ok((
+                steps,
+                value,
+                Some(Stateful {
+                    kind,
+                    variant: None,
+                    window_secs,
+                    threshold,
+                    group_by,
+                    distinct: spec.distinct.clone(),
+                    steps: vec![k.to_string()],
+                    first_seen: None,
+                }),
+            ))
+        }
+        RuleKind::Sequence => {
+            refuse(
+                "match (a sequence has `steps`, each with its `match`)",
+                spec.matcher.is_some(),
+            )?;
+            refuse("threshold", spec.threshold.is_some())?;
+            refuse("distinct", spec.distinct.is_some())?;
+            refuse("first_seen", spec.first_seen.is_some())?;
+            refuse("dedup", spec.dedup.is_some())?;
+            let window_secs = window.ok_or_else(|| need("window"))?;
+            if spec.steps.len() < 2 {
+                return Err("a `sequence` needs at least two `steps`".into());
+            }
+            let mut steps = Vec::new();
+            let mut names: Vec<String> = Vec::new();
+            for (i, st) in spec.steps.iter().enumerate() {
+                if st.name.trim().is_empty() || names.contains(&st.name) {
+                    return Err(format!("steps[{i}]: each step needs a unique `name`"));
+                }
+                names.push(st.name.clone());
+                let own = st.group_by.as_ref().map(|s| s.0.clone());
+                let group = match own {
+                    Some(list) if list.len() != group_by.len() => {
+                        return Err(format!(
+                            "steps[{i}] `{}`: `group_by` must give as many fields as the rule's `group_by` ({})",
+                            st.name,
+                            group_by.len()
+                        ))
+                    }
+                    Some(list) => fields(&list, &format!("steps[{i}].group_by"))?,
+                    None => fields(&group_by, "group_by")?,
+                };
+                steps.push(Step {
+                    name: st.name.clone(),
+                    matcher: compile_matcher(&st.matcher, &format!("steps[{i}].match"))?,
+                    group,
+                });
+            }
+            Ok((
+                steps,
+                Vec::new(),
+                Some(Stateful {
+                    kind,
+                    variant: None,
+                    window_secs,
+                    threshold: names.len() as u64,
+                    group_by,
+                    distinct: None,
+                    steps: names,
+                    first_seen: None,
+                }),
+            ))
+        }
+        RuleKind::FirstSeen => {
+            refuse("steps", !spec.steps.is_empty())?;
+            refuse(
+                "group_by (first_seen.entity names the key)",
+                spec.group_by.is_some(),
+            )?;
+            refuse(
+                "window (first_seen.baseline is the window)",
+                spec.window.is_some(),
+            )?;
+            refuse("threshold", spec.threshold.is_some())?;
+            refuse("distinct", spec.distinct.is_some())?;
+            refuse("dedup", spec.dedup.is_some())?;
+            let fs = spec.first_seen.as_ref().ok_or_else(|| need("first_seen"))?;
+            if fs.entity.is_empty() || fs.value.is_empty() {
+                return Err("`first_seen` needs `entity` and `value` fields".into());
+            }
+            let baseline_secs = match &fs.baseline {
+                Some(b) => parse_duration(b).map_err(|e| format!("`first_seen.baseline`: {e}"))?,
+                None => 10 * 86_400,
+            };
+            let learning_secs = match &fs.learning {
+                Some(b) => parse_duration(b).map_err(|e| format!("`first_seen.learning`: {e}"))?,
+                None => baseline_secs,
+            };
+            let learn_from_entity = match fs.learn_from.as_deref() {
+                None | Some("history") => false,
+                Some("entity") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "`first_seen.learn_from`: `{other}` is not `history` or `entity`"
+                    ))
+                }
+            };
+            let steps = single(fields(&fs.entity.0, "first_seen.entity")?)?;
+            let value = fields(&fs.value.0, "first_seen.value")?;
+            Ok((
+                steps,
+                value,
+                Some(Stateful {
+                    kind,
+                    variant: None,
+                    window_secs: 0,
+                    threshold: 1,
+                    group_by: fs.entity.0.clone(),
+                    distinct: None,
+                    steps: vec![k.to_string()],
+                    first_seen: Some(FirstSeenParams {
+                        entity: fs.entity.0.clone(),
+                        value: fs.value.0.clone(),
+                        baseline_secs,
+                        learning_secs,
+                        learn_from_entity,
+                    }),
+                }),
+            ))
+        }
     }
 }
 
@@ -157,6 +533,11 @@ impl Compiled {
 pub struct Policy {
     origin: String,
     spec: PolicySpec,
+    /// ATT&CK ids, v19 (older ids in the file normalised), without duplicates.
+    mitre: Vec<String>,
+    /// The file's tags, plus the tactic when the file does not name it.
+    tags: Vec<String>,
+    tactic: Option<String>,
     pub(crate) compiled: Compiled,
 }
 
@@ -177,6 +558,56 @@ fn valid_mitre(t: &str) -> bool {
         }
         _ => false,
     }
+}
+
+fn compile_check(i: usize, spec: &CheckSpec) -> Result<CheckRun, String> {
+    let name = &spec.name;
+    let check = Check::parse(name).ok_or_else(|| {
+        format!(
+            "`match.check[{i}]`: unknown analyzer `{name}` (known: {})",
+            CHECKS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    let takes_params = check.reads_documents();
+    if !takes_params && (spec.document.is_some() || spec.known_accounts.is_some()) {
+        return Err(format!(
+            "`match.check[{i}]`: analyzer `{name}` takes no parameters"
+        ));
+    }
+    let document = match &spec.document {
+        None => None,
+        Some(path) => match Field::parse(path) {
+            Ok(f @ Field::Raw(..)) => Some((path.clone(), f)),
+            Ok(Field::Typed(_)) => {
+                return Err(format!(
+                    "`match.check[{i}].document`: `{path}` is not a path into a raw field (requestParameters…)"
+                ))
+            }
+            Err(e) => return Err(format!("`match.check[{i}].document`: {e}")),
+        },
+    };
+    let known_accounts = spec
+        .known_accounts
+        .as_ref()
+        .map(|s| s.0.clone())
+        .unwrap_or_default();
+    if let Some(bad) = known_accounts
+        .iter()
+        .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!(
+            "`match.check[{i}].known_accounts`: `{bad}` is not a 12-digit account id"
+        ));
+    }
+    Ok(CheckRun {
+        check,
+        document,
+        known_accounts,
+    })
 }
 
 impl Policy {
@@ -221,64 +652,66 @@ impl Policy {
                 "`mitre`: `{bad}` is not a technique id (T1234 or T1234.001)"
             )));
         }
-        let m = &spec.matcher;
-        if m.event_source.is_empty() {
-            return Err(err("`match.event_source` needs at least one source".into()));
-        }
-        if let Some(bad) = m
-            .event_source
-            .iter()
-            .find(|s| s.is_empty() || s.contains('*'))
-        {
-            return Err(err(format!(
-                "`match.event_source`: `{bad}` must be a full event source such as s3.amazonaws.com (no globs)"
-            )));
-        }
-        let (mut names, mut name_globs) = (Vec::new(), Vec::new());
-        match &m.event_name {
-            None => name_globs.push("*".to_string()),
-            Some(list) if list.is_empty() => {
-                return Err(err(
-                    "`match.event_name` is empty (leave it out to match every name)".into(),
-                ))
-            }
-            Some(list) => {
-                for n in list.iter() {
-                    if n.is_empty() {
-                        return Err(err("`match.event_name` has an empty name".into()));
-                    }
-                    if n.contains('*') {
-                        if !name_globs.contains(n) {
-                            name_globs.push(n.clone());
-                        }
-                    } else if !names.contains(n) {
-                        names.push(n.clone());
-                    }
-                }
+        let mut mitre: Vec<String> = Vec::new();
+        for t in spec.mitre.iter() {
+            let v19 = crate::catalogue::mitre_v19(t).to_string();
+            if !mitre.contains(&v19) {
+                mitre.push(v19);
             }
         }
-        let conditions = m
-            .conditions
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Condition::compile(c).map_err(|e| err(format!("match.where[{i}]: {e}"))))
-            .collect::<Result<Vec<_>, _>>()?;
-        let checks = m
-            .check
-            .iter()
-            .map(|name| {
-                Check::parse(name).ok_or_else(|| {
-                    err(format!(
-                        "`match.check`: unknown analyzer `{name}` (known: {})",
-                        CHECKS
-                            .iter()
-                            .map(|(n, _)| *n)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let tactic = crate::catalogue::tactic_for(origin, &spec.id, &spec.tags.0);
+        let mut tags = spec.tags.0.clone();
+        if let Some(t) = &tactic {
+            if !tags.contains(t) {
+                tags.insert(0, t.clone());
+            }
+        }
+        let (steps, value, stateful) = compile_kind(&spec).map_err(&err)?;
+        let mut variants = vec![Variant {
+            name: None,
+            severity: None,
+            steps,
+            value,
+            stateful,
+        }];
+        let mut names: Vec<&str> = Vec::new();
+        for (i, a) in spec.also.iter().enumerate() {
+            let at = |e: String| err(format!("also[{i}] `{}`: {e}", a.name));
+            if a.name.trim().is_empty() || names.contains(&a.name.as_str()) {
+                return Err(err(format!("also[{i}]: each entry needs a unique `name`")));
+            }
+            names.push(&a.name);
+            let matcher = match (&a.matcher, a.kind) {
+                (Some(m), _) => Some(m.clone()),
+                (None, RuleKind::Sequence) => None,
+                (None, _) => spec.matcher.clone(),
+            };
+            let sub = PolicySpec {
+                kind: a.kind,
+                matcher,
+                steps: a.steps.clone(),
+                group_by: a.group_by.clone(),
+                window: a.window.clone(),
+                threshold: a.threshold,
+                distinct: a.distinct.clone(),
+                first_seen: a.first_seen.clone(),
+                dedup: a.dedup.clone(),
+                also: Vec::new(),
+                tests: Vec::new(),
+                ..spec.clone()
+            };
+            let (steps, value, mut stateful) = compile_kind(&sub).map_err(at)?;
+            if let Some(st) = &mut stateful {
+                st.variant = Some(a.name.clone());
+            }
+            variants.push(Variant {
+                name: Some(a.name.clone()),
+                severity: a.severity,
+                steps,
+                value,
+                stateful,
+            });
+        }
         let mut overrides = Vec::new();
         for (i, o) in spec.severity_overrides.iter().enumerate() {
             if o.when.is_empty() {
@@ -320,26 +753,42 @@ impl Policy {
             if !seen.insert(t.name.as_str()) {
                 return Err(err(format!("tests[{i}]: duplicate test name `{}`", t.name)));
             }
-            if !(t.event.is_object() || t.event.is_string()) {
+            let records = match (&t.event, &t.events) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(err(format!(
+                        "tests[{i}] `{}`: give exactly one of `event` (one record) and `events` (a list)",
+                        t.name
+                    )))
+                }
+                _ => t.records(),
+            };
+            if records.is_empty() {
+                return Err(err(format!("tests[{i}] `{}`: `events` is empty", t.name)));
+            }
+            if let Some(bad) = records
+                .iter()
+                .position(|r| !(r.is_object() || r.is_string()))
+            {
                 return Err(err(format!(
-                    "tests[{i}] `{}`: `event` must be a CloudTrail record (a mapping, or JSON text)",
+                    "tests[{i}] `{}`: event {bad} must be a CloudTrail record (a mapping, or JSON text)",
+                    t.name
+                )));
+            }
+            if t.count.is_some() && t.expect == Expect::NoAlert {
+                return Err(err(format!(
+                    "tests[{i}] `{}`: `count` goes with `expect: alert`",
+                    t.name
+                )));
+            }
+            if t.count == Some(0) {
+                return Err(err(format!(
+                    "tests[{i}] `{}`: `count: 0` is `expect: no-alert`",
                     t.name
                 )));
             }
         }
-        let mut sources: Vec<String> = Vec::new();
-        for s in m.event_source.iter() {
-            if !sources.contains(s) {
-                sources.push(s.clone());
-            }
-        }
         let compiled = Compiled {
-            sources,
-            names,
-            name_globs,
-            outcome: m.outcome,
-            conditions,
-            checks,
+            variants,
             overrides,
             exclude,
             summary,
@@ -348,6 +797,9 @@ impl Policy {
         Ok(Policy {
             origin: origin.to_string(),
             spec,
+            mitre,
+            tags,
+            tactic,
             compiled,
         })
     }
@@ -365,11 +817,19 @@ impl Policy {
     pub fn severity(&self) -> Severity {
         self.spec.severity
     }
+    /// ATT&CK technique ids in their v19 form (older ids in the file are normalised:
+    /// `T1562.008` → `T1685.002`; see [`crate::MITRE_ALIASES`]).
     pub fn mitre(&self) -> &[String] {
-        &self.spec.mitre.0
+        &self.mitre
     }
+    /// The file's tags, with the rule's tactic first when the file does not name it.
     pub fn tags(&self) -> &[String] {
-        &self.spec.tags.0
+        &self.tags
+    }
+    /// The ATT&CK tactic (a slug of [`crate::TACTICS`] for built-ins): the rule's directory
+    /// under `rules/`, the seed mapping for the seed policies, else the first tag naming one.
+    pub fn tactic(&self) -> Option<&str> {
+        self.tactic.as_deref()
     }
     /// `enabled:` in the file (overrides may change it).
     pub fn enabled(&self) -> bool {
@@ -379,9 +839,57 @@ impl Policy {
     pub fn origin(&self) -> &str {
         &self.origin
     }
-    /// The event sources the policy looks at.
-    pub fn event_sources(&self) -> &[String] {
-        &self.compiled.sources
+    /// The event sources the policy looks at (of every step), without duplicates.
+    pub fn event_sources(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in self.compiled.steps().flat_map(|s| &s.matcher.sources) {
+            if !out.contains(&s.as_str()) {
+                out.push(s);
+            }
+        }
+        out
+    }
+    /// `event`, `threshold`, `distinct-count`, `sequence` or `first-seen`.
+    pub fn kind(&self) -> RuleKind {
+        self.spec.kind
+    }
+    /// The main detection's window or baseline, for every kind but a plain `event` rule (the
+    /// rule-pack runtime runs those; [`crate::Engine::evaluate`] runs the rest).
+    pub fn stateful(&self) -> Option<&Stateful> {
+        self.compiled
+            .variants
+            .first()
+            .and_then(|v| v.stateful.as_ref())
+    }
+    /// Every detection's window or baseline: the main one's and the `also` entries', with
+    /// `None` for plain event detections.
+    pub fn detections(&self) -> impl Iterator<Item = (Option<&str>, RuleKind, Option<&Stateful>)> {
+        let main = self.spec.kind;
+        self.compiled
+            .variants
+            .iter()
+            .enumerate()
+            .map(move |(i, v)| {
+                let kind = match (i, self.spec.also.get(i.wrapping_sub(1))) {
+                    (0, _) | (_, None) => main,
+                    (_, Some(a)) => a.kind,
+                };
+                (v.name.as_deref(), kind, v.stateful.as_ref())
+            })
+    }
+    /// Whether any detection needs the rule-pack runtime (a window, a baseline, dedup).
+    pub fn needs_runtime(&self) -> bool {
+        self.compiled.variants.iter().any(|v| v.stateful.is_some())
+    }
+    /// `event`, `threshold`… or, with `also`, the kinds joined: `event + first-seen`.
+    pub fn kind_label(&self) -> String {
+        let mut kinds: Vec<&str> = Vec::new();
+        for (_, k, _) in self.detections() {
+            if !kinds.contains(&k.as_str()) {
+                kinds.push(k.as_str());
+            }
+        }
+        kinds.join(" + ")
     }
     /// The policy's test cases.
     pub fn tests(&self) -> &[TestSpec] {
@@ -403,6 +911,34 @@ impl Policy {
     /// IP lists declared for this policy's tests.
     pub fn test_ip_lists(&self) -> &IpLists {
         &self.compiled.test_lists
+    }
+
+    /// Gives every `known_account` condition and every analyzer that takes `known_accounts`
+    /// the deployment's known accounts (added to an analyzer's own).
+    pub(crate) fn resolve_known_accounts(&mut self, known: &std::sync::Arc<[String]>) {
+        if known.is_empty() {
+            return;
+        }
+        for c in self.compiled.conditions_mut() {
+            c.visit_mut(&mut |c| {
+                if let Op::KnownAccount { known: k, .. } = &mut c.op {
+                    *k = known.clone();
+                }
+            });
+        }
+        for v in &mut self.compiled.variants {
+            for step in &mut v.steps {
+                for run in &mut step.matcher.checks {
+                    if run.check.reads_documents() {
+                        for a in known.iter() {
+                            if !run.known_accounts.contains(a) {
+                                run.known_accounts.push(a.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Points every `in_ip_list` condition at its slot in the engine's list table.

@@ -22,8 +22,39 @@ pub struct PolicySpec {
     pub tags: Strings,
     #[serde(default = "yes")]
     pub enabled: bool,
-    #[serde(rename = "match")]
-    pub matcher: MatchSpec,
+    /// `event` (the default), `threshold`, `distinct-count`, `sequence` or `first-seen`.
+    #[serde(default)]
+    pub kind: RuleKind,
+    /// Which events (every kind but `sequence`, which has `steps`).
+    #[serde(default, rename = "match")]
+    pub matcher: Option<MatchSpec>,
+    /// `sequence`: the steps, in the order they must happen.
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
+    /// `threshold`, `distinct-count`, `sequence`: the fields whose values key a window
+    /// (`principal`, `requestParameters.instanceId`…); none: one window for everything.
+    #[serde(default)]
+    pub group_by: Option<Strings>,
+    /// `threshold`, `distinct-count`, `sequence`: the event-time window (`30s`, `15m`, `1h`,
+    /// `2d`, `1w`).
+    #[serde(default)]
+    pub window: Option<String>,
+    /// `threshold`: events in the window; `distinct-count`: distinct values. Fires at ≥ this.
+    #[serde(default)]
+    pub threshold: Option<u64>,
+    /// `distinct-count`: the field whose distinct values are counted.
+    #[serde(default)]
+    pub distinct: Option<String>,
+    /// `first-seen`: what must be new for whom, against which baseline.
+    #[serde(default)]
+    pub first_seen: Option<FirstSeenRuleSpec>,
+    /// `event`: one alert per key per window.
+    #[serde(default)]
+    pub dedup: Option<DedupSpec>,
+    /// More detections under the same id ("event + first-seen", "threshold + first-seen"):
+    /// each its own kind, by default on the rule's `match`.
+    #[serde(default)]
+    pub also: Vec<AlsoSpec>,
     /// Summary template: `{field}` placeholders, `a|b` fallbacks, `{title}`, `{check}`.
     #[serde(default)]
     pub summary: Option<String>,
@@ -42,6 +73,124 @@ fn yes() -> bool {
     true
 }
 
+/// What a rule counts: one event, or events over an event-time window or baseline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleKind {
+    /// One event (optionally deduplicated per key and window).
+    #[default]
+    Event,
+    /// At least `threshold` matching events per `group_by` key within `window`.
+    Threshold,
+    /// At least `threshold` distinct values of `distinct` per key within `window`.
+    DistinctCount,
+    /// The `steps` in order (event time) per key within `window`.
+    Sequence,
+    /// A value new for its entity within the baseline, once the baseline is mature.
+    FirstSeen,
+}
+
+impl RuleKind {
+    pub const ALL: [RuleKind; 5] = [
+        RuleKind::Event,
+        RuleKind::Threshold,
+        RuleKind::DistinctCount,
+        RuleKind::Sequence,
+        RuleKind::FirstSeen,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Event => "event",
+            RuleKind::Threshold => "threshold",
+            RuleKind::DistinctCount => "distinct-count",
+            RuleKind::Sequence => "sequence",
+            RuleKind::FirstSeen => "first-seen",
+        }
+    }
+}
+
+impl fmt::Display for RuleKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One step of a `sequence`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// Unique within the rule (`stop`, `modify-user-data`, `start`).
+    pub name: String,
+    #[serde(rename = "match")]
+    pub matcher: MatchSpec,
+    /// This step's fields for the rule's `group_by` keys (as many, in the same order), when
+    /// they sit elsewhere in its events.
+    #[serde(default)]
+    pub group_by: Option<Strings>,
+}
+
+/// `first_seen:` of a `first-seen` rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirstSeenRuleSpec {
+    /// Whose baseline: fields whose values name the entity (`principal`).
+    pub entity: Strings,
+    /// What must be new for it: fields whose values, together, are the value
+    /// (`requestParameters.documentName`).
+    pub value: Strings,
+    /// A value unseen this long is forgotten (default `10d`).
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// Quiet until the baseline is this old (default: `baseline`).
+    #[serde(default)]
+    pub learning: Option<String>,
+    /// `history` (default): the trail watched so far covers `learning`; `entity`: the
+    /// entity's own first sighting is that old.
+    #[serde(default)]
+    pub learn_from: Option<String>,
+}
+
+/// One entry of `also:`: another detection of the same rule (same id, title, ATT&CK, tags,
+/// exclusions, severity overrides, summary).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlsoSpec {
+    /// Unique within the rule; shown in the alert's evidence (`variant`).
+    pub name: String,
+    pub kind: RuleKind,
+    /// Replaces the rule's base severity for this detection.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    /// Which events; default: the rule's `match` (not for `sequence`, which has `steps`).
+    #[serde(default, rename = "match")]
+    pub matcher: Option<MatchSpec>,
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
+    #[serde(default)]
+    pub group_by: Option<Strings>,
+    #[serde(default)]
+    pub window: Option<String>,
+    #[serde(default)]
+    pub threshold: Option<u64>,
+    #[serde(default)]
+    pub distinct: Option<String>,
+    #[serde(default)]
+    pub first_seen: Option<FirstSeenRuleSpec>,
+    #[serde(default)]
+    pub dedup: Option<DedupSpec>,
+}
+
+/// `dedup:` of an `event` rule: one alert per key per window.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupSpec {
+    /// The fields whose values are the key (`[principal, sourceIPAddress]`).
+    pub by: Strings,
+    /// `30s`, `15m`, `1h`, `2d`, `1w`.
+    pub window: String,
+}
+
 /// `match:`: which events a policy looks at.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,7 +205,89 @@ pub struct MatchSpec {
     pub conditions: Vec<ConditionSpec>,
     /// Built-in analyzers; the policy fires when any of them finds something.
     #[serde(default)]
-    pub check: Strings,
+    pub check: Checks,
+}
+
+/// `check:` — one analyzer or a list; each a name, or a mapping with its parameters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checks(pub Vec<CheckSpec>);
+
+impl Checks {
+    pub fn iter(&self) -> impl Iterator<Item = &CheckSpec> {
+        self.0.iter()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// One analyzer as a rule names it: `policy-public`, or
+/// `{name: policy-cross-account, document: requestParameters.policy, known_accounts: [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    pub name: String,
+    /// The field holding the policy document (JSON text or an object), instead of the
+    /// analyzer's per-event table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+    /// Accounts `policy-cross-account` treats as ours (besides the event's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_accounts: Option<Strings>,
+}
+
+struct CheckSpecVisitor;
+
+impl<'de> Visitor<'de> for CheckSpecVisitor {
+    type Value = CheckSpec;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an analyzer name, or a mapping with `name` and its parameters")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<CheckSpec, E> {
+        Ok(CheckSpec {
+            name: v.to_string(),
+            ..CheckSpec::default()
+        })
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<CheckSpec, A::Error> {
+        CheckSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+    }
+}
+
+struct CheckSpecOrName(CheckSpec);
+
+impl<'de> Deserialize<'de> for CheckSpecOrName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CheckSpecVisitor).map(CheckSpecOrName)
+    }
+}
+
+struct ChecksVisitor;
+
+impl<'de> Visitor<'de> for ChecksVisitor {
+    type Value = Checks;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an analyzer (a name or a mapping) or a list of them")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Checks, E> {
+        CheckSpecVisitor.visit_str(v).map(|c| Checks(vec![c]))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Checks, A::Error> {
+        CheckSpecVisitor.visit_map(map).map(|c| Checks(vec![c]))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checks, A::Error> {
+        let mut out = Vec::new();
+        while let Some(CheckSpecOrName(c)) = seq.next_element()? {
+            out.push(c);
+        }
+        Ok(Checks(out))
+    }
+}
+
+impl<'de> Deserialize<'de> for Checks {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ChecksVisitor)
+    }
 }
 
 /// Which calls a policy considers, by their `errorCode`.
@@ -91,6 +322,12 @@ pub struct ConditionSpec {
     pub exists: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_ip_list: Option<String>,
+    /// `true`: some value is a known account — the event's own account (`recipientAccountId`,
+    /// else the caller's) or one of the configured `known_accounts` (`[rules]`); `false`: some
+    /// value is an account that is not. A value is an account when it is a 12-digit id or an
+    /// ARN with an account (`arn:aws:iam::444455556666:role/x`); other values count for neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_account: Option<bool>,
     /// A regular expression (Rust `regex` syntax, unanchored) that some value must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matches: Option<String>,
@@ -162,7 +399,26 @@ pub struct TestSpec {
     #[serde(default)]
     pub severity: Option<Severity>,
     /// A full CloudTrail record: a YAML/JSON mapping, or a string holding JSON text.
-    pub event: serde_json::Value,
+    #[serde(default)]
+    pub event: Option<serde_json::Value>,
+    /// Several full records (windowed rules), each a mapping or JSON text; results must not
+    /// depend on their order.
+    #[serde(default)]
+    pub events: Option<Vec<serde_json::Value>>,
+    /// The exact number of alerts expected (`expect: alert` only).
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+impl TestSpec {
+    /// The case's records, in the order written.
+    pub fn records(&self) -> Vec<&serde_json::Value> {
+        match (&self.event, &self.events) {
+            (Some(e), _) => vec![e],
+            (None, Some(list)) => list.iter().collect(),
+            (None, None) => Vec::new(),
+        }
+    }
 }
 
 /// What a test case expects.

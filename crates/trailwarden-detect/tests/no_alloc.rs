@@ -85,6 +85,14 @@ fn evaluating_uninteresting_events_does_not_allocate() {
         assert_eq!(n, 0, "{} {}", e.event_source, e.event_name);
     }
     assert!(out.is_empty());
+    // The stateful rules' steps: the same promise.
+    let mut hits = Vec::with_capacity(16);
+    for e in &misses {
+        let n =
+            allocations(|| engine.evaluate_stateful(e, EventRef { source_object: "o" }, &mut hits));
+        assert_eq!(n, 0, "stateful {} {}", e.event_source, e.event_name);
+    }
+    assert!(hits.is_empty());
     // A candidate that fails the cheap outcome check does not allocate either.
     let mut failed = event("iam.amazonaws.com", "AttachUserPolicy");
     failed.error_code = Some("AccessDenied".into());

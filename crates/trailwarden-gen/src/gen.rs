@@ -9,6 +9,7 @@ use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::anomaly;
 use crate::background::{write_background, Where};
 use crate::catalog::{self, OpTable, ALL_PROFILES};
 use crate::ids;
@@ -19,8 +20,8 @@ use crate::scenarios;
 use crate::timefmt::{self, TRAIL_START};
 use crate::world::{pick_cumulative, Kind, World};
 use crate::{
-    GenConfig, GenSummary, INSIGHT_EVENTS, MANIFEST_FILE, RISKY_CIDR, RISKY_IPS_FILE,
-    RISKY_SINGLE_IP,
+    GenConfig, GenSummary, ANOMALY_SPAN_DAYS, ANONYMOUS_IPS_FILE, INSIGHT_EVENTS, MANIFEST_FILE,
+    RISKY_CIDR, RISKY_IPS_FILE, RISKY_SINGLE_IP, SUSPICIOUS_IPS_FILE, TERMINATED_USERS_FILE,
 };
 
 /// Average records per log object the automatic window length aims at.
@@ -33,6 +34,9 @@ const MIN_SPAN: i64 = 3600;
 const REGION_VOLUME: [f64; 4] = [0.62, 0.2, 0.12, 0.06];
 /// How active people are at night relative to the day (UTC).
 const NIGHT_FACTOR: f64 = 0.2;
+/// Mixed into the seed for the anomaly scenarios' own random stream, so turning them on does
+/// not change the world or the policy scenarios.
+const ANOMALY_SEED: u64 = 0x616e_6f6d_616c_7921;
 
 #[derive(Debug, Clone)]
 struct Window {
@@ -47,7 +51,9 @@ struct Window {
 #[derive(Debug, Clone)]
 struct Stream {
     account: usize,
+    /// Index into the account's regions; past them for a scenario-only region.
     region_index: usize,
+    region: &'static str,
     weight: f64,
     windows: Vec<Window>,
     /// Principal indices (into the account's principals) that act in this stream.
@@ -74,6 +80,25 @@ struct LogFile {
     key: String,
     oldest: i64,
     newest: i64,
+}
+
+/// The trail's time span for a configuration.
+fn span_for(cfg: &GenConfig) -> io::Result<i64> {
+    let min_days = if cfg.anomaly_scenarios {
+        ANOMALY_SPAN_DAYS
+    } else {
+        0
+    };
+    let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
+    match cfg.span_days {
+        Some(0) => Err(invalid("span_days must be at least 1".to_string())),
+        Some(d) if d < min_days => Err(invalid(format!(
+            "anomaly scenarios need a span of at least {min_days} days (a week of learning first); span_days is {d}"
+        ))),
+        // ten years at most, as for the derived span
+        Some(d) => Ok(i64::from(d.min(3650)) * 86_400),
+        None => Ok(span_seconds(cfg.events).max(i64::from(min_days) * 86_400)),
+    }
 }
 
 /// The trail's time span for a number of events.
@@ -133,8 +158,17 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
     } else {
         Vec::new()
     };
+    let extra_regions = if cfg.anomaly_scenarios {
+        let mut arng = ChaCha8Rng::seed_from_u64(cfg.seed ^ ANOMALY_SEED);
+        scenarios.extend(anomaly::build(&world, &mut arng));
+        anomaly::extra_regions(&world)
+    } else {
+        Vec::new()
+    };
     let n_scenarios = scenarios.len() as u64;
-    if cfg.inject_scenarios && cfg.events < n_scenarios + INSIGHT_EVENTS {
+    let span = span_for(cfg)?;
+    if (cfg.inject_scenarios || cfg.anomaly_scenarios) && cfg.events < n_scenarios + INSIGHT_EVENTS
+    {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
@@ -150,7 +184,6 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
         0
     };
     let background = cfg.events - n_scenarios - insight_events;
-    let span = span_seconds(cfg.events);
     let start = TRAIL_START;
     let end = start + span;
 
@@ -187,6 +220,7 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
             streams.push(Stream {
                 account: a,
                 region_index: ri,
+                region: acc.regions[ri],
                 weight: acc.volume * region_volume / region_total,
                 windows: Vec::new(),
                 principals,
@@ -196,9 +230,26 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
         }
     }
 
+    // Regions only scenarios act in: a stream each, without background.
+    for (k, &(a, region)) in extra_regions.iter().enumerate() {
+        let n = world.accounts.get(a).map_or(0, |acc| acc.regions.len());
+        streams.push(Stream {
+            account: a,
+            region_index: n + k,
+            region,
+            weight: 0.0,
+            windows: Vec::new(),
+            principals: Vec::new(),
+            cum_day: Vec::new(),
+            cum_night: Vec::new(),
+        });
+    }
+
     // Delivery windows, and how many background events each one holds.
     let window = match cfg.window_minutes {
         Some(m) => i64::from(m.max(1)) * 60,
+        // CloudTrail's own: the anomaly engine's 15-minute lateness covers the delivery order
+        None if cfg.anomaly_scenarios => 300,
         None => auto_window(cfg.events, span, streams.len()),
     };
     let mut weights: Vec<f64> = Vec::new();
@@ -278,10 +329,20 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
     let hi = (end - span / 20 - 60).max(lo + 1);
     let group_time: Vec<i64> = (0..n_groups).map(|_| rng.random_range(lo..hi)).collect();
     for (i, ev) in scenarios.iter_mut().enumerate() {
-        ev.time = (group_time.get(ev.group).copied().unwrap_or(lo) + ev.offset).min(end - 1);
+        ev.time = match ev.at {
+            Some(at) => start + at,
+            None => group_time.get(ev.group).copied().unwrap_or(lo) + ev.offset,
+        }
+        .min(end - 1);
         let si = streams
             .iter()
-            .position(|s| s.account == ev.account && s.region_index == ev.region_index)
+            .position(|s| {
+                s.account == ev.account
+                    && match ev.region {
+                        Some(r) => s.region == r,
+                        None => s.region_index == ev.region_index,
+                    }
+            })
             .or_else(|| streams.iter().position(|s| s.account == ev.account))
             .unwrap_or(0);
         ev.region_index = streams[si].region_index;
@@ -310,6 +371,8 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
     let mut scratch = Scratch::default();
     let mut arena: Vec<u8> = Vec::new();
     let mut recs: Vec<(usize, usize, i64)> = Vec::new();
+    // events with a fixed time (anomaly scenarios), never delivered late
+    let mut pinned: Vec<bool> = Vec::new();
     let mut items: Vec<(i64, Item)> = Vec::new();
     let mut order: Vec<usize> = Vec::new();
     let mut carry_in: Vec<u8> = Vec::new();
@@ -321,7 +384,7 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
     let gen_result: io::Result<()> = (|| {
         for (si, s) in streams.iter().enumerate() {
             let acc = &world.accounts[s.account];
-            let region = acc.regions[s.region_index];
+            let region = s.region;
             let at = Where {
                 account: acc,
                 region_index: s.region_index,
@@ -348,6 +411,7 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
                 items.sort_by_key(|x| x.0);
                 arena.clear();
                 recs.clear();
+                pinned.clear();
                 for &(t, sc) in &items {
                     let begin = arena.len();
                     match sc {
@@ -394,6 +458,7 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
                         }
                     }
                     recs.push((begin, arena.len(), t));
+                    pinned.push(matches!(sc, Item::Scenario(k) if scenarios[k].at.is_some()));
                 }
 
                 // Small local shuffles, as CloudTrail's own ordering is loose.
@@ -413,7 +478,7 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
                 let mut kept: Vec<(bool, usize)> = Vec::with_capacity(n + carry_in_recs.len());
                 for &i in &order {
                     let (b, e, t) = recs[i];
-                    if !last && t >= late_from && rng.random_bool(0.35) {
+                    if !last && t >= late_from && !pinned[i] && rng.random_bool(0.35) {
                         let cb = carry_out.len();
                         carry_out.extend_from_slice(&arena[b..e]);
                         carry_out_recs.push((cb, carry_out.len(), t));
@@ -498,7 +563,7 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
     // Digest files: one per account, region and day, chained.
     for (si, s) in streams.iter().enumerate() {
         let acc = &world.accounts[s.account];
-        let region = acc.regions[s.region_index];
+        let region = s.region;
         let fingerprint = ids::hex(&mut rng, 32);
         let mut previous: Option<(String, String)> = None;
         let mut day = timefmt::day_start(start);
@@ -593,8 +658,13 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
             .as_ref()
             .and_then(|b| std::str::from_utf8(b).ok())
             .ok_or_else(|| io::Error::other(format!("scenario {} was not written", ev.scenario)))?;
-        let line =
+        let mut line =
             serde_json::json!({"event_id": id, "scenario": ev.scenario, "expect": ev.expect});
+        if let (Some(a), Some(o)) = (&ev.anomaly, line.as_object_mut()) {
+            o.insert("detection".into(), a.detection.into());
+            o.insert("anomaly".into(), a.alerts.clone().into());
+            o.insert("principal".into(), a.principal.clone().into());
+        }
         serde_json::to_writer(&mut manifest, &line).map_err(io::Error::other)?;
         manifest.push(b'\n');
     }
@@ -603,6 +673,20 @@ pub(crate) fn run(cfg: &GenConfig) -> io::Result<GenSummary> {
         "# trailwarden gen: risky source addresses for the risky-ip-logon policy.\n# The injected risky-ip scenarios sign in from these; background traffic never does.\n{RISKY_CIDR}\n{RISKY_SINGLE_IP}\n"
     );
     write_text(&cfg.out.join(RISKY_IPS_FILE), risky.as_bytes())?;
+    let anomaly_files = [
+        (ANONYMOUS_IPS_FILE, anomaly::anonymous_list()),
+        (SUSPICIOUS_IPS_FILE, anomaly::suspicious_list()),
+        (TERMINATED_USERS_FILE, anomaly::terminated_users()),
+    ];
+    for (name, text) in anomaly_files {
+        let path = cfg.out.join(name);
+        if cfg.anomaly_scenarios {
+            write_text(&path, text.as_bytes())?;
+        } else if path.exists() {
+            // left by an earlier run with anomaly scenarios into this folder
+            fs::remove_file(&path).map_err(|e| output::with_path(e, &path))?;
+        }
+    }
 
     if records_written != cfg.events {
         return Err(io::Error::other(format!(

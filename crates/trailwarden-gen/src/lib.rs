@@ -77,9 +77,11 @@
 //! [`INSIGHT_EVENTS`] Insights records. With scenarios on, `events` must be at least
 //! [`min_events`]`(true)`.
 
+mod anomaly;
 mod background;
 mod catalog;
 mod gen;
+mod geo;
 mod ids;
 mod json;
 mod output;
@@ -90,6 +92,9 @@ mod world;
 
 use std::io;
 use std::path::PathBuf;
+
+pub use anomaly::{ANOMALY_DETECTIONS, ANONYMOUS_CIDR, SUSPICIOUS_CIDR};
+pub use geo::{GeoSite, GEO_SITES};
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +116,15 @@ pub struct GenConfig {
     /// Replace an existing trail in `out` (removes `out/AWSLogs` first). Default `false`:
     /// a non-empty `out/AWSLogs` is an `AlreadyExists` error.
     pub overwrite: bool,
+    /// The trail's time span in days; `None` (default) derives it from `events` (see the crate
+    /// docs). With anomaly scenarios it must be at least [`ANOMALY_SPAN_DAYS`].
+    pub span_days: Option<u32>,
+    /// Inject the anomaly-detection scenarios (positives and near misses for the eleven
+    /// `trailwarden-anomaly` detections, after a week of learning) and write their IP lists and
+    /// terminated-users file. Default `false`. The span is then at least
+    /// [`ANOMALY_SPAN_DAYS`] days and, unless `window_minutes` says otherwise, objects are
+    /// CloudTrail's 5-minute ones.
+    pub anomaly_scenarios: bool,
 }
 
 impl Default for GenConfig {
@@ -123,6 +137,8 @@ impl Default for GenConfig {
             window_minutes: None,
             threads: 0,
             overwrite: false,
+            span_days: None,
+            anomaly_scenarios: false,
         }
     }
 }
@@ -301,6 +317,15 @@ pub const MANIFEST_FILE: &str = "scenarios.jsonl";
 pub const RISKY_IPS_FILE: &str = "risky-ips.txt";
 /// Records in the CloudTrail Insights object.
 pub const INSIGHT_EVENTS: u64 = 2;
+/// The `anonymous` IP list (anomaly scenarios), under `OUT`.
+pub const ANONYMOUS_IPS_FILE: &str = "anonymous-ips.txt";
+/// The `suspicious` IP list (anomaly scenarios), under `OUT`.
+pub const SUSPICIOUS_IPS_FILE: &str = "suspicious-ips.txt";
+/// The terminated-users file (anomaly scenarios), under `OUT`.
+pub const TERMINATED_USERS_FILE: &str = "terminated-users.txt";
+/// The shortest span of a trail with anomaly scenarios: a week of learning, then the scenarios
+/// on days 8 and 9.
+pub const ANOMALY_SPAN_DAYS: u32 = 10;
 
 /// The number of injected scenario events (the same for every seed).
 pub fn scenario_event_count() -> u64 {
@@ -310,7 +335,16 @@ pub fn scenario_event_count() -> u64 {
     scenarios::build(&world, &mut rng).len() as u64
 }
 
-/// The smallest valid [`GenConfig::events`].
+/// The number of injected anomaly scenario events (the same for every seed).
+pub fn anomaly_scenario_event_count() -> u64 {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let world = world::World::build(&mut rng);
+    anomaly::build(&world, &mut rng).len() as u64
+}
+
+/// The smallest valid [`GenConfig::events`] with the policy scenarios on or off (anomaly
+/// scenarios off; with them add [`anomaly_scenario_event_count`]).
 pub fn min_events(inject_scenarios: bool) -> u64 {
     if inject_scenarios {
         scenario_event_count() + INSIGHT_EVENTS

@@ -63,6 +63,29 @@ pub(crate) struct ScenarioEvent {
     /// Overrides the default `clientProvidedHostHeader`.
     pub host: Option<String>,
     pub request_id: RequestId,
+    /// A fixed time, in seconds after the trail's start (anomaly scenarios); `None`: the
+    /// group's random moment. Events with a fixed time are never delivered late (in the next
+    /// window's object), so their order is the order the anomaly engine sees.
+    pub at: Option<i64>,
+    /// `awsRegion` when it is not one of the account's regions (then the event goes to a
+    /// stream of its own).
+    pub region: Option<&'static str>,
+    /// An S3 data event (`eventCategory` `Data`).
+    pub data: bool,
+    /// What the anomaly detections must do with this event (anomaly scenarios only).
+    pub anomaly: Option<Box<AnomalyExpect>>,
+}
+
+/// The anomaly part of a scenario event's manifest line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AnomalyExpect {
+    /// The detection the scenario is about.
+    pub detection: &'static str,
+    /// Exactly the detections that must raise an alert with this event as its trigger (the
+    /// last of the alert's `event_ids`), sorted.
+    pub alerts: Vec<&'static str>,
+    /// The acting principal's key, as trailwarden writes it (`111122223333:user/alice`).
+    pub principal: String,
 }
 
 impl ScenarioEvent {
@@ -197,6 +220,10 @@ impl<R: Rng> Builder<'_, R> {
             error_message: None,
             host: None,
             request_id: RequestId::Uuid,
+            at: None,
+            region: None,
+            data: false,
+            anomaly: None,
         }
     }
 
@@ -1386,11 +1413,13 @@ pub(crate) fn write_scenario<R: Rng>(
     ev: &ScenarioEvent,
 ) -> io::Result<[u8; 36]> {
     s.clear();
-    let region = account
-        .regions
-        .get(ev.region_index)
-        .copied()
-        .unwrap_or("us-east-1");
+    let region = ev.region.unwrap_or_else(|| {
+        account
+            .regions
+            .get(ev.region_index)
+            .copied()
+            .unwrap_or("us-east-1")
+    });
     let p = &ev.principal;
     if p.kind == Kind::IamUser && p.name == "HIDDEN_DUE_TO_SECURITY_REASONS" {
         let mut w = crate::json::JsonWriter::new(&mut s.ident);
@@ -1412,6 +1441,10 @@ pub(crate) fn write_scenario<R: Rng>(
     e.error_code = ev.error_code.as_deref();
     e.error_message = ev.error_message.as_deref();
     e.from_console = ev.channel == Channel::Console;
+    if ev.data {
+        e.category = "Data";
+        e.management = false;
+    }
     if ev.channel == Channel::SignIn {
         e.version = "1.08";
     }

@@ -5,6 +5,7 @@ use rand::seq::IndexedRandom;
 use rand::Rng;
 
 use crate::catalog::Profile;
+use crate::geo::{home_site, region_site, site, site_ip, GeoSite};
 use crate::ids;
 
 /// The organisation id used for the account delivered in the organisation-trail layout.
@@ -33,7 +34,7 @@ pub(crate) const VENDOR_ACCOUNT: &str = "999988887777";
 /// Regions; `us-east-1` is always first and dominant.
 const OTHER_REGIONS: [&str; 4] = ["eu-west-1", "ap-southeast-2", "us-west-2", "eu-central-1"];
 
-const PEOPLE: [&str; 40] = [
+pub(crate) const PEOPLE: [&str; 40] = [
     "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
     "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yasmin", "zoe",
     "aarav", "bianca", "chen", "diego", "emeka", "fatima", "goran", "hana", "ines", "jonas",
@@ -78,7 +79,7 @@ const BUCKET_PURPOSES: [&str; 8] = [
     "ml-datasets",
 ];
 
-const BROWSERS: [&str; 6] = [
+pub(crate) const BROWSERS: [&str; 6] = [
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.3; rv:123.0) Gecko/20100101 Firefox/123.0",
@@ -109,31 +110,15 @@ const REPORTING_UA: &str = "Boto3/1.34.51 md/Botocore#1.34.51 ua/2.0 os/linux#5.
 const VENDOR_UA: &str =
     "aws-sdk-go-v2/1.24.1 os/linux lang/go#1.21.6 md/GOOS#linux md/GOARCH#amd64 api/sts#1.26.7";
 
-/// Address pools. None of them is in 203.0.113.0/24 or 192.0.2.0/24 (the risky list).
-const HUMAN_V4_PREFIXES: [&str; 10] = [
-    "198.51.100.",
-    "81.2.69.",
-    "86.144.",
-    "90.201.",
-    "73.92.",
-    "24.18.",
-    "98.207.",
-    "151.231.",
-    "185.44.",
-    "109.150.",
-];
-const HUMAN_V6_PREFIXES: [&str; 3] = ["2a02:8108:1dc0:", "2600:1700:5a40:", "2a01:cb1d:8b3:"];
-const RUNNER_PREFIXES: [&str; 4] = ["20.42.", "20.84.", "40.76.", "13.64."];
-const VENDOR_PREFIXES: [&str; 2] = ["35.180.", "52.47."];
-
-/// Public address prefixes of EC2/Lambda egress per region.
-fn region_ip_prefixes(region: &str) -> &'static [&'static str] {
-    match region {
-        "us-east-1" => &["3.80.", "18.206.", "44.192.", "52.23.", "54.165."],
-        "eu-west-1" => &["3.248.", "34.245.", "52.18.", "54.78."],
-        "ap-southeast-2" => &["3.104.", "13.54.", "52.62."],
-        "us-west-2" => &["34.216.", "44.230.", "52.88."],
-        _ => &["3.120.", "18.192.", "52.28."],
+/// The name of an EC2 instance role: outside the account's home region it carries the region
+/// as a suffix (`app-server-role-eu-west-1`), as region-scoped infrastructure code names them.
+/// A role is one principal, and one role calling from two continents minutes apart would look
+/// like impossible travel.
+fn instance_role_name(role: &str, region: &str, home: bool) -> String {
+    if home {
+        role.to_string()
+    } else {
+        format!("{role}-{region}")
     }
 }
 
@@ -439,47 +424,17 @@ fn region_res<R: Rng>(rng: &mut R, size: f64, home: bool) -> RegionRes {
     }
 }
 
-fn human_ip<R: Rng>(rng: &mut R) -> String {
-    if rng.random_bool(0.15) {
-        let p = HUMAN_V6_PREFIXES
-            .choose(rng)
-            .copied()
-            .unwrap_or("2a02:8108:1dc0:");
-        format!(
-            "{p}{:x}:{:x}:{:x}:{:x}:{:x}",
-            rng.random_range(0x1000..0xffffu32),
-            rng.random_range(0x1000..0xffffu32),
-            rng.random_range(0x1000..0xffffu32),
-            rng.random_range(0x1000..0xffffu32),
-            rng.random_range(0x1000..0xffffu32)
-        )
-    } else {
-        let p = HUMAN_V4_PREFIXES
-            .choose(rng)
-            .copied()
-            .unwrap_or("198.51.100.");
-        if p.matches('.').count() == 3 {
-            format!("{p}{}", rng.random_range(2..=254u32))
-        } else {
-            format!(
-                "{p}{}.{}",
-                rng.random_range(0..=255u32),
-                rng.random_range(2..=254u32)
-            )
-        }
-    }
+/// A person's address: from their home site.
+fn human_ip<R: Rng>(rng: &mut R, home: &GeoSite) -> String {
+    site_ip(rng, home)
 }
 
-fn pool_ip<R: Rng>(rng: &mut R, prefixes: &[&str]) -> String {
-    let p = prefixes.choose(rng).copied().unwrap_or("52.23.");
-    format!(
-        "{p}{}.{}",
-        rng.random_range(0..=255u32),
-        rng.random_range(2..=254u32)
-    )
+/// A cloud egress address of `site`.
+fn pool_ip<R: Rng>(rng: &mut R, site: &GeoSite) -> String {
+    site_ip(rng, site)
 }
 
-fn cli_agent<R: Rng>(rng: &mut R) -> String {
+pub(crate) fn cli_agent<R: Rng>(rng: &mut R) -> String {
     let os = CLI_OS
         .choose(rng)
         .copied()
@@ -492,7 +447,7 @@ fn cli_agent<R: Rng>(rng: &mut R) -> String {
 }
 
 /// Defaults for a new principal; callers fill in the kind-specific parts.
-fn base(kind: Kind, profile: Profile, key: u64) -> Principal {
+pub(crate) fn base(kind: Kind, profile: Profile, key: u64) -> Principal {
     Principal {
         kind,
         profile,
@@ -561,9 +516,10 @@ fn principals_for<R: Rng, I: Iterator<Item = &'static str>>(
         p.principal_id = p.issuer_id.clone();
         p.arn = format!("arn:aws:iam::{acct}:user/{person}");
         p.access_key = format!("AKIA{}", ids::upper_alnum(rng, 16));
-        p.ips.push(human_ip(rng));
+        let home = home_site(rng);
+        p.ips.push(human_ip(rng, home));
         if rng.random_bool(0.35) {
-            p.ips.push(human_ip(rng));
+            p.ips.push(human_ip(rng, home));
         }
         p.agents.push(cli_agent(rng));
         p.browser = BROWSERS.choose(rng).copied().unwrap_or(BROWSERS[0]);
@@ -583,7 +539,7 @@ fn principals_for<R: Rng, I: Iterator<Item = &'static str>>(
             people_here
                 .first()
                 .map(|x| x.1.clone())
-                .unwrap_or_else(|| human_ip(rng)),
+                .unwrap_or_else(|| human_ip(rng, site("us-san-francisco"))),
         );
         p.agents.push("AWS Internal".to_string());
         p.browser = people_here.first().map(|x| x.2).unwrap_or(BROWSERS[0]);
@@ -600,14 +556,14 @@ fn principals_for<R: Rng, I: Iterator<Item = &'static str>>(
         p.principal_id = p.issuer_id.clone();
         p.arn = format!("arn:aws:iam::{acct}:user/service/svc-reporting");
         p.access_key = format!("AKIA{}", ids::upper_alnum(rng, 16));
-        p.ips.push(pool_ip(rng, region_ip_prefixes("us-east-1")));
+        p.ips.push(pool_ip(rng, region_site("us-east-1")));
         p.agents.push(REPORTING_UA.to_string());
         p.activity = 2.0;
         out.push(p);
     }
 
     // CI roles.
-    let runner_ips: Vec<String> = (0..6).map(|_| pool_ip(rng, &RUNNER_PREFIXES)).collect();
+    let runner_ips: Vec<String> = (0..6).map(|_| pool_ip(rng, site("azure-us"))).collect();
     {
         let mut p = role(
             rng,
@@ -642,14 +598,18 @@ fn principals_for<R: Rng, I: Iterator<Item = &'static str>>(
             .len()
             .min(2 + (size * 8.0) as usize);
         for inst in account.res[ri].instances.iter().take(n) {
-            let role_name = INSTANCE_ROLES
-                .choose(rng)
-                .copied()
-                .unwrap_or("app-server-role");
+            let role_name = instance_role_name(
+                INSTANCE_ROLES
+                    .choose(rng)
+                    .copied()
+                    .unwrap_or("app-server-role"),
+                region,
+                ri == 0,
+            );
             let activity = rng.random_range(3.0..8.0);
-            let mut p = role(rng, Profile::Ec2, acct, "", role_name, inst, activity);
+            let mut p = role(rng, Profile::Ec2, acct, "", &role_name, inst, activity);
             p.region = Some(ri);
-            p.ips.push(pool_ip(rng, region_ip_prefixes(region)));
+            p.ips.push(pool_ip(rng, region_site(region)));
             p.agents = vec![
                 SSM_AGENT_UA.to_string(),
                 JAVA_APP_UA.to_string(),
@@ -680,7 +640,8 @@ fn principals_for<R: Rng, I: Iterator<Item = &'static str>>(
             &email,
             activity,
         );
-        p.ips.push(human_ip(rng));
+        let home = home_site(rng);
+        p.ips.push(human_ip(rng, home));
         p.agents.push(cli_agent(rng));
         p.browser = BROWSERS.choose(rng).copied().unwrap_or(BROWSERS[0]);
         p.human = true;
@@ -702,9 +663,7 @@ fn principals_for<R: Rng, I: Iterator<Item = &'static str>>(
         );
         p.region = Some(*ri);
         let region = account.regions.get(*ri).copied().unwrap_or("us-east-1");
-        p.ips = (0..4)
-            .map(|_| pool_ip(rng, region_ip_prefixes(region)))
-            .collect();
+        p.ips = (0..4).map(|_| pool_ip(rng, region_site(region))).collect();
         p.agents = vec![if rng.random_bool(0.5) {
             LAMBDA_PY_UA
         } else {
@@ -773,9 +732,7 @@ fn principals_for<R: Rng, I: Iterator<Item = &'static str>>(
         broker.principal_id = broker.issuer_id.clone();
         broker.arn = format!("arn:aws:iam::{acct}:user/federation-broker");
         broker.access_key = format!("AKIA{}", ids::upper_alnum(rng, 16));
-        broker
-            .ips
-            .push(pool_ip(rng, region_ip_prefixes("us-east-1")));
+        broker.ips.push(pool_ip(rng, region_site("us-east-1")));
         broker.agents.push(JAVA_APP_UA.to_string());
         broker.activity = 0.6;
         broker.region = Some(0);
@@ -786,7 +743,8 @@ fn principals_for<R: Rng, I: Iterator<Item = &'static str>>(
             p.arn = format!("arn:aws:sts::{acct}:federated-user/{partner}");
             p.issuer_id = broker.issuer_id.clone();
             p.extra = broker.arn.clone();
-            p.ips.push(human_ip(rng));
+            let home = home_site(rng);
+            p.ips.push(human_ip(rng, home));
             p.agents.push(JAVA_APP_UA.to_string());
             p.activity = 1.0;
             out.push(p);
@@ -803,7 +761,8 @@ fn principals_for<R: Rng, I: Iterator<Item = &'static str>>(
             p.name = format!("{person}@example.com");
             p.principal_id = format!("{qualifier}:{person}@example.com");
             p.extra = qualifier.clone();
-            p.ips.push(human_ip(rng));
+            let home = home_site(rng);
+            p.ips.push(human_ip(rng, home));
             p.agents.push(
                 BROWSERS
                     .choose(rng)
@@ -840,18 +799,18 @@ fn principals_for<R: Rng, I: Iterator<Item = &'static str>>(
             .find(|x| x.as_str() != acct)
             .cloned()
             .unwrap_or_else(|| VENDOR_ACCOUNT.to_string());
-        for (caller_account, session, agent, prefixes) in [
+        for (caller_account, session, agent, egress) in [
             (
                 other,
                 "ci-cross-account",
                 TERRAFORM_UA,
-                region_ip_prefixes("us-east-1"),
+                region_site("us-east-1"),
             ),
             (
                 VENDOR_ACCOUNT.to_string(),
                 "vendor-scanner",
                 VENDOR_UA,
-                &VENDOR_PREFIXES[..],
+                region_site("eu-west-3"),
             ),
         ] {
             let mut p = base(Kind::CrossAccount, Profile::CrossAccount, rng.random());
@@ -859,7 +818,7 @@ fn principals_for<R: Rng, I: Iterator<Item = &'static str>>(
             p.principal_id = format!("{}:{session}", p.issuer_id);
             p.session = session.to_string();
             p.extra = caller_account;
-            p.ips.push(pool_ip(rng, prefixes));
+            p.ips.push(pool_ip(rng, egress));
             p.agents.push(agent.to_string());
             p.activity = 0.8;
             out.push(p);
@@ -875,7 +834,8 @@ fn principals_for<R: Rng, I: Iterator<Item = &'static str>>(
             p.name = format!("{person}@example.com");
             p.principal_id = ids::uuid(rng);
             p.extra = format!("arn:aws:identitystore::{acct}:identitystore/{store}");
-            p.ips.push(human_ip(rng));
+            let home = home_site(rng);
+            p.ips.push(human_ip(rng, home));
             p.browser = BROWSERS.choose(rng).copied().unwrap_or(BROWSERS[0]);
             p.agents.push(p.browser.to_string());
             p.activity = 0.4;

@@ -49,6 +49,10 @@ pub fn decode_into(
         out.extend_from_slice(bytes);
         return None;
     }
+    if whole_single_member(bytes, max_decompressed, out) {
+        return None;
+    }
+    out.clear();
     // CloudTrail objects compress ~8-10x; start near that to avoid regrowth.
     let guess = (bytes.len().saturating_mul(9)).min(max_decompressed as usize) + 64;
     out.reserve(guess);
@@ -65,6 +69,44 @@ pub fn decode_into(
         }
         Err(e) => Some(DecodeProblem::CorruptGzip(e.to_string())),
     }
+}
+
+thread_local! {
+    static INFLATER: std::cell::RefCell<libdeflater::Decompressor> =
+        std::cell::RefCell::new(libdeflater::Decompressor::new());
+}
+
+/// The fast path: a whole-buffer libdeflate decompression of a single-member gzip object (what
+/// CloudTrail writes), about twice as fast as streaming inflate. The gzip trailer gives the
+/// size, so the output is allocated once at its final length.
+///
+/// libdeflate decodes only the first member and cannot say where it ended, so the result is
+/// kept only when the object's final trailer describes exactly that output (size and CRC-32):
+/// then the first member is the whole object. Anything else — several members, a damaged or
+/// truncated stream, a size over the cap — returns `false` and the caller takes the streaming
+/// path, which reads every member and reports problems precisely.
+fn whole_single_member(bytes: &[u8], max_decompressed: u64, out: &mut Vec<u8>) -> bool {
+    let n = bytes.len();
+    let (Some(crc), Some(size)) = (
+        bytes.get(n.wrapping_sub(8)..n.wrapping_sub(4)),
+        bytes.get(n.wrapping_sub(4)..),
+    ) else {
+        return false;
+    };
+    // 18 bytes: the smallest possible gzip member (10 header + 2 empty deflate + 8 trailer
+    // rounded down); shorter input is not worth the fast path.
+    if n < 18 {
+        return false;
+    }
+    let want_crc = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    let want_len = u32::from_le_bytes([size[0], size[1], size[2], size[3]]) as usize;
+    if want_len == 0 || want_len as u64 > max_decompressed {
+        return false;
+    }
+    out.clear();
+    out.resize(want_len, 0);
+    let got = INFLATER.with(|d| d.borrow_mut().gzip_decompress(bytes, out));
+    matches!(got, Ok(len) if len == want_len) && libdeflater::crc32(out) == want_crc
 }
 
 #[cfg(test)]
@@ -119,6 +161,29 @@ mod tests {
             ),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn fast_path_agrees_with_streaming() {
+        let data: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| i.to_string().into_bytes())
+            .collect();
+        let z = gz(&data);
+        let mut out = Vec::new();
+        assert!(whole_single_member(&z, 1 << 30, &mut out));
+        assert_eq!(out, data);
+        // Two members: the fast path declines, the streaming path reads both.
+        let mut two = gz(b"first ");
+        two.extend(gz(b"second"));
+        assert!(!whole_single_member(&two, 1 << 30, &mut out));
+        assert_eq!(decode(&two, 100).0, b"first second");
+        // Two identical-size members with different content: declined on the CRC.
+        let mut same = gz(b"aaaa");
+        same.extend(gz(b"bbbb"));
+        assert!(!whole_single_member(&same, 1 << 30, &mut out));
+        assert_eq!(decode(&same, 100).0, b"aaaabbbb");
+        // Over the cap by the trailer: declined, and the streaming path refuses it.
+        assert!(!whole_single_member(&z, 10, &mut out));
     }
 
     #[test]

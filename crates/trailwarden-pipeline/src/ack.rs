@@ -9,13 +9,72 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+/// How the source should treat an object that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// May pass on a later attempt (throttling, a 5xx, an output that is down, a full disk):
+    /// the object is retried.
+    Transient,
+    /// Cannot pass (the object is gone, or is not CloudTrail): retrying cannot help; the SQS
+    /// source dead-letters it.
+    Poison,
+    /// Needs an operator (credentials, permissions, a missing bucket): reported loudly, and
+    /// retried like a transient failure once someone has acted.
+    Fatal,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Transient => "transient",
+            FailureKind::Poison => "poison",
+            FailureKind::Fatal => "fatal",
+        }
+    }
+}
+
+/// Why an object failed: its kind, and the reason in words (for logs and dead letters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub reason: String,
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, reason: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            reason: reason.into(),
+        }
+    }
+
+    /// An output that could not be written, a thread that died: worth another attempt.
+    pub fn transient(reason: impl Into<String>) -> Failure {
+        Failure::new(FailureKind::Transient, reason)
+    }
+
+    /// The same failure, its reason prefixed with `what: `.
+    pub fn context(self, what: &str) -> Failure {
+        Failure {
+            kind: self.kind,
+            reason: format!("{what}: {}", self.reason),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
 /// The final outcome of one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AckOutcome {
     /// The token given to [`Ack::new`] (an SQS receipt handle, an object index…).
     pub token: u64,
     /// `None` when every branch succeeded; otherwise the first failure.
-    pub failure: Option<String>,
+    pub failure: Option<Failure>,
 }
 
 /// Receives one [`AckOutcome`] per object.
@@ -23,7 +82,7 @@ pub type AckReceiver = mpsc::UnboundedReceiver<AckOutcome>;
 
 struct State {
     token: u64,
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<Failure>>,
     tx: mpsc::UnboundedSender<AckOutcome>,
 }
 
@@ -69,13 +128,13 @@ impl Ack {
         self.resolved = true;
     }
 
-    /// This branch failed; the object's outcome will carry the (first) reason.
-    pub fn fail(mut self, reason: String) {
-        self.record_failure(reason);
+    /// This branch failed; the object's outcome will carry the (first) failure.
+    pub fn fail(mut self, failure: Failure) {
+        self.record_failure(failure);
         self.resolved = true;
     }
 
-    fn record_failure(&mut self, reason: String) {
+    fn record_failure(&mut self, reason: Failure) {
         let mut f = match self.state.failure.lock() {
             Ok(f) => f,
             Err(p) => p.into_inner(),
@@ -98,7 +157,7 @@ impl Clone for Ack {
 impl Drop for Ack {
     fn drop(&mut self) {
         if !self.resolved {
-            self.record_failure("dropped before its output was durable".to_string());
+            self.record_failure(Failure::transient("dropped before its output was durable"));
         }
     }
 }
@@ -129,15 +188,25 @@ mod tests {
         let (tx, mut rx) = Ack::channel();
         let a = Ack::new(1, tx.clone());
         let b = a.clone();
-        b.fail("archive: disk full".into());
-        a.fail("alerts: later".into());
+        b.fail(Failure::new(FailureKind::Poison, "read: not CloudTrail"));
+        a.fail(Failure::transient("alerts: later"));
         assert_eq!(
-            rx.try_recv().ok().and_then(|o| o.failure).as_deref(),
-            Some("archive: disk full")
+            rx.try_recv().ok().and_then(|o| o.failure),
+            Some(Failure::new(FailureKind::Poison, "read: not CloudTrail"))
         );
         drop(Ack::new(2, tx));
         let o = rx.try_recv().ok();
         assert_eq!(o.as_ref().map(|o| o.token), Some(2));
-        assert!(o.and_then(|o| o.failure).is_some());
+        assert_eq!(
+            o.and_then(|o| o.failure).map(|f| f.kind),
+            Some(FailureKind::Transient)
+        );
+    }
+
+    #[test]
+    fn context_keeps_the_kind() {
+        let f = Failure::new(FailureKind::Fatal, "AccessDenied").context("read");
+        assert_eq!(f.kind, FailureKind::Fatal);
+        assert_eq!(f.to_string(), "read: AccessDenied");
     }
 }

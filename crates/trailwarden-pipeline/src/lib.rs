@@ -28,7 +28,7 @@ use trailwarden_parse::{
     RecordParser,
 };
 
-pub use ack::{Ack, AckOutcome, AckReceiver};
+pub use ack::{Ack, AckOutcome, AckReceiver, Failure, FailureKind};
 pub use stats::{Reject, Stats, Summary};
 
 /// The events of one object, shared by the detect and archive branches.
@@ -72,9 +72,9 @@ pub trait AlertOutput: Send + 'static {
 }
 
 /// Reads an object's bytes. Local files are read by the pipeline itself; other locations
-/// (S3) need a fetcher.
+/// (S3) need a fetcher, which says of a failure whether it may pass ([`FailureKind`]).
 pub trait Fetcher: Send + Sync + 'static {
-    fn fetch<'a>(&'a self, object: &'a ObjectRef) -> BoxFuture<'a, Result<Vec<u8>, String>>;
+    fn fetch<'a>(&'a self, object: &'a ObjectRef) -> BoxFuture<'a, Result<Vec<u8>, Failure>>;
 }
 
 /// One object to process and the ack that reports its outcome.
@@ -214,7 +214,7 @@ impl Pipeline {
                         Err(e) => {
                             warn!(object = %batch.object.describe(), error = %e, "archive write failed");
                             st.add_archive_failure(&batch.object.describe(), &e);
-                            ack.fail(format!("archive: {e}"));
+                            ack.fail(Failure::transient(format!("archive: {e}")));
                         }
                     }
                 });
@@ -231,7 +231,7 @@ impl Pipeline {
                     sink_stats.add_alerts(&found);
                     if let Err(e) = alerts.write(&found) {
                         for a in acks {
-                            a.fail(format!("alerts: {e}"));
+                            a.fail(Failure::transient(format!("alerts: {e}")));
                         }
                         return Err(e);
                     }
@@ -334,8 +334,8 @@ async fn decode_one(
             let bytes = match read_object(&object, fetcher.as_deref()).await {
                 Ok(b) => b,
                 Err(e) => {
-                    stats.add_object(&object.describe(), &unreadable(e.clone()), 0);
-                    ack.fail(format!("read: {e}"));
+                    stats.add_object(&object.describe(), &unreadable(e.reason.clone()), 0);
+                    ack.fail(e.context("read"));
                     return None;
                 }
             };
@@ -360,7 +360,7 @@ async fn decode_one(
                     &unreadable("parser thread failed".into()),
                     0,
                 );
-                ack.fail("parser thread failed".to_string());
+                ack.fail(Failure::transient("parser thread failed"));
                 return None;
             };
             stats.add_object(&object.describe(), &parsed, compressed);
@@ -417,18 +417,21 @@ fn unreadable(detail: String) -> ParsedObject {
     }
 }
 
-async fn read_object(object: &ObjectRef, fetcher: Option<&dyn Fetcher>) -> Result<Vec<u8>, String> {
+async fn read_object(
+    object: &ObjectRef,
+    fetcher: Option<&dyn Fetcher>,
+) -> Result<Vec<u8>, Failure> {
     match &object.location {
         Location::Local(path) => {
             let p = path.clone();
             tokio::task::spawn_blocking(move || std::fs::read(&p))
                 .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())
+                .map_err(|e| Failure::transient(e.to_string()))?
+                .map_err(|e| Failure::transient(e.to_string()))
         }
         Location::S3 { .. } => match fetcher {
             Some(f) => f.fetch(object).await,
-            None => Err("no S3 client configured".to_string()),
+            None => Err(Failure::transient("no S3 client configured")),
         },
     }
 }

@@ -1,8 +1,7 @@
 //! The engine: rules indexed by eventName / eventSource, per-event evaluation, alerts, and the
 //! correlation driver. Implements the pipeline's [`Detector`].
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -10,9 +9,38 @@ use trailwarden_alert::{alert_id, format_event_time, single_event_key, Alert, SC
 use trailwarden_parse::{Event, IdentityType};
 use trailwarden_pipeline::{Batch, Detector};
 
-use crate::corr::{group_key, CorrCounters, Ev, Fired, Limits, Obs, Windows};
+use crate::corr::{
+    group_key, Correlator, CorrelatorOptions, Evidence, Firing, Observation, WindowSpec,
+};
 use crate::field::{Ctx, Field, Scratch, Typed};
 use crate::rules::{CorrelationRule, CorrelationType, DetectionRule, RuleProblem, SigmaRules};
+
+/// What an alert needs to know about one piece of evidence (an event, or a correlation alert
+/// when correlations are chained).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Ev {
+    /// `event:<eventID>` / `object:<obj>#<i>` / `alert:<id>`.
+    pub key: String,
+    /// What goes into the alert's `event_ids`.
+    pub refs: Vec<String>,
+    pub first_time: i64,
+    pub time: i64,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub principal: Option<String>,
+    pub principal_type: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Evidence for Ev {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+type Obs = Observation<Ev>;
+type Fired = Firing<Ev>;
 
 /// Most evidence event ids listed in one correlation alert (`count` has the full number).
 pub const MAX_EVIDENCE_EVENTS: usize = 100;
@@ -253,11 +281,8 @@ pub struct SigmaEngine {
     scratch: Scratch,
     lower: String,
     cand: Vec<u32>,
-    pending: BinaryHeap<Reverse<Obs>>,
-    windows: Vec<Windows>,
-    applied_up_to: i64,
-    max_time: Option<i64>,
-    counters: CorrCounters,
+    /// The reorder buffer and windows (one [`WindowSpec`] per correlation, same index).
+    correlator: Correlator<Ev>,
     stats: SigmaStats,
     opts: SigmaOptions,
 }
@@ -350,7 +375,26 @@ impl SigmaEngine {
                 IndexedBy::Unindexed => always.push(i),
             }
         }
-        let windows = correlations.iter().map(|_| Windows::default()).collect();
+        let specs = correlations
+            .iter()
+            .map(|c| WindowSpec {
+                kind: c.kind,
+                inputs: c.rules.len(),
+                timespan_secs: c.timespan_secs,
+                condition: c.condition.clone(),
+                suppress_secs: 0,
+                distinct_events: false,
+            })
+            .collect();
+        let correlator = Correlator::new(
+            specs,
+            CorrelatorOptions {
+                allowed_lateness_secs: opts.allowed_lateness_secs,
+                max_buffered: opts.max_buffered,
+                max_groups: opts.max_groups,
+                max_window_events: opts.max_window_events,
+            },
+        );
         let det_evidence = detections
             .iter()
             .map(|r| {
@@ -380,11 +424,7 @@ impl SigmaEngine {
             scratch: Scratch::default(),
             lower: String::with_capacity(64),
             cand: Vec::with_capacity(16),
-            pending: BinaryHeap::new(),
-            windows,
-            applied_up_to: i64::MIN,
-            max_time: None,
-            counters: CorrCounters::default(),
+            correlator,
             stats: SigmaStats::default(),
             opts,
         }
@@ -394,12 +434,13 @@ impl SigmaEngine {
     pub fn stats(&self) -> SigmaStats {
         let mut s = self.stats;
         s.raw_parses = self.scratch.parses;
-        s.late_dropped = self.counters.late_dropped;
-        s.forced_releases = self.counters.forced_releases;
-        s.groups_evicted = self.counters.groups_evicted;
-        s.window_events_evicted = self.counters.window_events_evicted;
-        s.buffered = self.pending.len() as u64;
-        s.groups = self.windows.iter().map(|w| w.groups() as u64).sum();
+        let c = self.correlator.stats();
+        s.late_dropped = c.late_dropped;
+        s.forced_releases = c.forced_releases;
+        s.groups_evicted = c.groups_evicted;
+        s.window_events_evicted = c.window_events_evicted;
+        s.buffered = c.buffered;
+        s.groups = c.groups;
         s
     }
 
@@ -423,10 +464,7 @@ impl SigmaEngine {
             return;
         }
         self.stats.events += 1;
-        self.max_time = Some(
-            self.max_time
-                .map_or(event.event_time, |m| m.max(event.event_time)),
-        );
+        self.correlator.see(event.event_time);
         self.cand.clear();
         self.lower.clear();
         self.lower.push_str(&event.event_name);
@@ -489,19 +527,14 @@ impl SigmaEngine {
                 let ev = shared_ev
                     .get_or_insert_with(|| Arc::new(event_ev(event, source_object)))
                     .clone();
-                let obs = Obs {
+                self.correlator.observe(Obs {
                     time: event.event_time,
                     corr: c,
                     pos,
                     group,
                     value,
                     ev,
-                };
-                if obs.time < self.applied_up_to {
-                    self.counters.late_dropped += 1;
-                } else {
-                    self.pending.push(Reverse(obs));
-                }
+                });
             }
         }
     }
@@ -509,107 +542,118 @@ impl SigmaEngine {
     /// Applies every buffered observation at or before the watermark (latest event time seen
     /// minus the allowed lateness), oldest first; then enforces the buffer cap.
     pub fn advance(&mut self, out: &mut Vec<Alert>) {
-        let watermark = match (self.opts.allowed_lateness_secs, self.max_time) {
-            (Some(l), Some(m)) => m.saturating_sub(
-                i64::try_from(l)
-                    .unwrap_or(i64::MAX)
-                    .saturating_mul(1_000_000),
-            ),
-            _ => i64::MIN,
+        let Self {
+            correlator,
+            corrs,
+            corr_feeds,
+            corr_alerts,
+            resolved,
+            stats,
+            ..
+        } = self;
+        let mut on_fire = |fired: Fired, chain: &mut Vec<Obs>| {
+            on_correlation_fired(
+                fired,
+                chain,
+                corrs,
+                corr_feeds,
+                corr_alerts,
+                resolved,
+                stats,
+                out,
+            )
         };
-        while self
-            .pending
-            .peek()
-            .is_some_and(|Reverse(o)| o.time <= watermark)
-        {
-            if let Some(Reverse(o)) = self.pending.pop() {
-                self.apply(o, out);
-            }
-        }
-        while self.pending.len() > self.opts.max_buffered {
-            if let Some(Reverse(o)) = self.pending.pop() {
-                self.counters.forced_releases += 1;
-                self.apply(o, out);
-            }
-        }
+        correlator.advance(&mut on_fire);
     }
 
     /// Applies everything still buffered (end of input).
     pub fn flush(&mut self, out: &mut Vec<Alert>) {
-        while let Some(Reverse(o)) = self.pending.pop() {
-            self.apply(o, out);
+        let Self {
+            correlator,
+            corrs,
+            corr_feeds,
+            corr_alerts,
+            resolved,
+            stats,
+            ..
+        } = self;
+        let mut on_fire = |fired: Fired, chain: &mut Vec<Obs>| {
+            on_correlation_fired(
+                fired,
+                chain,
+                corrs,
+                corr_feeds,
+                corr_alerts,
+                resolved,
+                stats,
+                out,
+            )
+        };
+        correlator.flush(&mut on_fire);
+    }
+}
+
+/// A correlation fired: its alert, and (chaining) an observation of every correlation that
+/// refers to it, at the same event time, applied at once (it is in order by construction).
+#[allow(clippy::too_many_arguments)]
+fn on_correlation_fired(
+    fired: Fired,
+    chain: &mut Vec<Obs>,
+    corrs: &[CorrelationRule],
+    corr_feeds: &[Vec<(u32, u32)>],
+    corr_alerts: &[bool],
+    resolved: &[Resolved],
+    stats: &mut SigmaStats,
+    out: &mut Vec<Alert>,
+) {
+    let ci = fired.corr as usize;
+    let Some(rule) = corrs.get(ci) else {
+        return;
+    };
+    stats.correlation_alerts += 1;
+    let alert = correlation_alert(rule, &fired);
+    let feeds = corr_feeds.get(ci).map_or(&[][..], Vec::as_slice);
+    if !feeds.is_empty() {
+        let ev = Arc::new(Ev {
+            key: format!("alert:{}", alert.id),
+            refs: alert.event_ids.clone(),
+            first_time: fired.items.first().map_or(fired.time, |i| i.ev.first_time),
+            time: fired.time,
+            account: alert.account.clone(),
+            region: alert.region.clone(),
+            principal: alert.principal.clone(),
+            principal_type: alert.principal_type.clone(),
+            source_ip: alert.source_ip.clone(),
+            user_agent: alert.user_agent.clone(),
+        });
+        for &(outer, pos) in feeds {
+            let Some(res) = resolved.get(outer as usize) else {
+                continue;
+            };
+            let pick = |s: &FieldSrc| match s {
+                FieldSrc::Group(i) => fired.group.get(*i).cloned().flatten(),
+                _ => None,
+            };
+            chain.push(Obs {
+                time: fired.time,
+                corr: outer,
+                pos,
+                group: res
+                    .group
+                    .get(pos as usize)
+                    .map(|g| g.iter().map(pick).collect())
+                    .unwrap_or_default(),
+                value: res
+                    .value
+                    .get(pos as usize)
+                    .and_then(|v| v.as_ref())
+                    .and_then(pick),
+                ev: ev.clone(),
+            });
         }
     }
-
-    fn apply(&mut self, obs: Obs, out: &mut Vec<Alert>) {
-        self.applied_up_to = self.applied_up_to.max(obs.time);
-        let mut queue = vec![obs];
-        // Chained correlations: a firing becomes an observation of the outer correlation at
-        // the same event time, applied at once (it is in order by construction).
-        let mut guard = 0usize;
-        while let Some(o) = queue.pop() {
-            guard += 1;
-            if guard > 10_000 {
-                break;
-            }
-            let ci = o.corr as usize;
-            let (Some(rule), Some(win)) = (self.corrs.get(ci), self.windows.get_mut(ci)) else {
-                continue;
-            };
-            let n_inputs = rule.rules.len();
-            let limits = Limits {
-                max_groups: self.opts.max_groups,
-                max_window_events: self.opts.max_window_events,
-            };
-            let Some(fired) = win.apply(rule, n_inputs, o, &limits, &mut self.counters) else {
-                continue;
-            };
-            self.stats.correlation_alerts += 1;
-            let alert = correlation_alert(rule, &fired);
-            let feeds = self.corr_feeds.get(ci).map_or(&[][..], Vec::as_slice);
-            if !feeds.is_empty() {
-                let ev = Arc::new(Ev {
-                    key: format!("alert:{}", alert.id),
-                    refs: alert.event_ids.clone(),
-                    first_time: fired.items.first().map_or(fired.time, |i| i.ev.first_time),
-                    time: fired.time,
-                    account: alert.account.clone(),
-                    region: alert.region.clone(),
-                    principal: alert.principal.clone(),
-                    principal_type: alert.principal_type.clone(),
-                    source_ip: alert.source_ip.clone(),
-                    user_agent: alert.user_agent.clone(),
-                });
-                for &(outer, pos) in feeds {
-                    let Some(res) = self.resolved.get(outer as usize) else {
-                        continue;
-                    };
-                    let pick = |s: &FieldSrc| match s {
-                        FieldSrc::Group(i) => fired.group.get(*i).cloned().flatten(),
-                        _ => None,
-                    };
-                    queue.push(Obs {
-                        time: fired.time,
-                        corr: outer,
-                        pos,
-                        group: res
-                            .group
-                            .get(pos as usize)
-                            .map(|g| g.iter().map(pick).collect())
-                            .unwrap_or_default(),
-                        value: res
-                            .value
-                            .get(pos as usize)
-                            .and_then(|v| v.as_ref())
-                            .and_then(pick),
-                        ev: ev.clone(),
-                    });
-                }
-            }
-            if self.corr_alerts.get(ci).copied().unwrap_or(true) {
-                out.push(alert);
-            }
-        }
+    if corr_alerts.get(ci).copied().unwrap_or(true) {
+        out.push(alert);
     }
 }
 

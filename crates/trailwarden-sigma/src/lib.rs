@@ -36,6 +36,10 @@ mod rules;
 mod testing;
 mod yaml;
 
+pub use corr::{
+    group_key, Correlator, CorrelatorOptions, CorrelatorStats, Evidence, Firing, Observation,
+    OnFire, WindowItem, WindowSpec,
+};
 pub use engine::{IndexedBy, SigmaEngine, SigmaOptions, SigmaStats, MAX_EVIDENCE_EVENTS};
 pub use rules::{
     mitre_technique, parse_timespan, CorrelationCondition, CorrelationRule, CorrelationType,

@@ -25,7 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// Replay historical trails: files and directories of CloudTrail objects.
     Replay(ReplayArgs),
-    /// Built-in and user policies: run their test cases, list them.
+    /// Built-in and user rules: run their test cases, list them, document them.
     Rules(RulesArgs),
     /// Generate a realistic synthetic trail in the S3 delivery layout.
     Gen(GenArgs),
@@ -100,6 +100,15 @@ pub struct RunArgs {
     /// A named IP list: NAME=FILE (repeatable).
     #[arg(long = "ip-list", value_name = "NAME=FILE")]
     pub ip_lists: Vec<String>,
+    #[command(flatten)]
+    pub detect: DetectArgs,
+    /// How often the anomaly state is saved (also at shutdown); default 300.
+    #[arg(long, value_name = "SECS")]
+    pub state_save_interval_secs: Option<u32>,
+    /// How late (event time) an event may arrive and still count in windowed rules (policy
+    /// windows, Sigma correlations); default 900.
+    #[arg(long, value_name = "SECS")]
+    pub allowed_lateness_secs: Option<u64>,
     /// Do not write the Parquet archive.
     #[arg(long)]
     pub no_archive: bool,
@@ -134,6 +143,10 @@ pub struct ReplayArgs {
     pub policy_dirs: Vec<PathBuf>,
     #[command(flatten)]
     pub detect: DetectArgs,
+    /// Take the detection settings (policies, IP lists, Sigma, anomaly tuning) from this
+    /// worker config file; flags add to or override them. Its `detection.state` is not used.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Do not write the Parquet archive (detection only).
     #[arg(long)]
     pub no_archive: bool,
@@ -166,7 +179,8 @@ pub struct DetectArgs {
     /// Terminated users: one user name or ARN per line, optionally `,<RFC 3339 time>`.
     #[arg(long, value_name = "FILE")]
     pub terminated_users: Option<PathBuf>,
-    /// Where the anomaly baselines persist (restored at start, saved at the end).
+    /// Where the anomaly baselines persist (restored at start, saved at the end): a directory,
+    /// or for `run` also s3://bucket/prefix/.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
     /// Turn the anomaly detections off.
@@ -196,13 +210,19 @@ pub enum RulesCommand {
         #[arg(long = "sigma", value_name = "DIR", required = true)]
         sigma: Vec<PathBuf>,
     },
-    /// List the policies.
+    /// List the rules: id, title, severity, ATT&CK, kind, test count, enabled.
     List {
         /// A directory of additional policy files.
         dir: Option<PathBuf>,
-        /// `table` or `json`.
+        /// `table`, or `json` (one JSON object per line).
         #[arg(long, default_value = "table")]
         format: String,
+    },
+    /// Write the built-in rules' documentation (docs/rules.md), grouped by ATT&CK tactic.
+    Docs {
+        /// Where to write it (default: print to stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
+use trailwarden_anomaly::AnomalyConfig;
 use trailwarden_aws::s3::S3Url;
 use trailwarden_aws::sqs::SqsSettings;
 
-use crate::cli::RunArgs;
+use crate::cli::{DetectArgs, ReplayArgs, RunArgs};
 
 /// The environment variables that may override the file (deployment values only).
 pub const ENV_OVERRIDES: &[(&str, &str)] = &[
@@ -25,6 +26,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("TRAILWARDEN_ALERTS_WEBHOOK_URL", "alerts.webhook_url"),
     ("TRAILWARDEN_REGION", "aws.region"),
     ("TRAILWARDEN_ENDPOINT_URL", "aws.endpoint_url"),
+    ("TRAILWARDEN_STATE", "detection.state"),
 ];
 
 /// The file as written (every field defaulted), and the effective settings `check-config`
@@ -45,6 +47,15 @@ pub struct Config {
     pub dead_letter: DeadLetter,
     #[serde(default)]
     pub processing: Processing,
+    #[serde(default)]
+    pub detection: Detection,
+    /// The anomaly engine's tuning (`docs/anomaly.md`); `enabled = false` turns it off.
+    #[serde(default)]
+    pub anomaly: AnomalyConfig,
+    /// Which built-in and user rules run, severity overrides and exclusions
+    /// (`docs/policies.md`, "Configuration").
+    #[serde(default)]
+    pub rules: trailwarden_detect::RulesConfig,
     #[serde(default)]
     pub server: Server,
     #[serde(default)]
@@ -169,6 +180,40 @@ impl Default for Processing {
     }
 }
 
+/// Sigma rules and what the anomaly engine needs (its tuning is the `[anomaly]` table).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Detection {
+    /// Directories (or files) of Sigma rules.
+    pub sigma: Vec<PathBuf>,
+    /// A MaxMind-format City database (`.mmdb`) for the geo detections.
+    pub geoip: Option<PathBuf>,
+    /// Terminated users: one user name or ARN per line, optionally `,<RFC 3339 time>`.
+    pub terminated_users: Option<PathBuf>,
+    /// Where the anomaly snapshot is kept: a directory or `s3://bucket/prefix/`. Unset: the
+    /// baselines start empty at every start.
+    pub state: Option<String>,
+    /// How often the worker saves the snapshot (it also saves at shutdown).
+    pub state_save_interval_secs: u32,
+    /// How far behind the newest event an event may arrive and still count in the windowed
+    /// rules (policy windows, Sigma correlations) of the worker. Unset: 900. (`replay` waits
+    /// for the end of its input; the anomaly engine has its own in `[anomaly]`.)
+    pub allowed_lateness_secs: Option<u64>,
+}
+
+impl Default for Detection {
+    fn default() -> Self {
+        Detection {
+            sigma: Vec::new(),
+            geoip: None,
+            terminated_users: None,
+            state: None,
+            state_save_interval_secs: 300,
+            allowed_lateness_secs: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
@@ -205,6 +250,9 @@ impl Default for Config {
             alerts: Alerts::default(),
             dead_letter: DeadLetter::default(),
             processing: Processing::default(),
+            detection: Detection::default(),
+            anomaly: AnomalyConfig::default(),
+            rules: trailwarden_detect::RulesConfig::default(),
             server: Server::default(),
             shutdown: Shutdown::default(),
         }
@@ -240,6 +288,55 @@ pub enum DeadLetterDest {
     Dir(PathBuf),
 }
 
+/// Where the anomaly snapshot is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    Dir(PathBuf),
+    S3(S3Url),
+}
+
+impl StateLocation {
+    pub fn parse(s: &str) -> anyhow::Result<StateLocation> {
+        if s.starts_with("s3://") {
+            return S3Url::parse(s)
+                .map(StateLocation::S3)
+                .with_context(|| format!("{s:?} is not an s3://bucket/prefix URL"));
+        }
+        if s.is_empty() {
+            bail!("detection.state is empty");
+        }
+        Ok(StateLocation::Dir(PathBuf::from(s)))
+    }
+}
+
+impl std::fmt::Display for StateLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateLocation::Dir(d) => write!(f, "{}", d.display()),
+            StateLocation::S3(u) => write!(f, "{u}"),
+        }
+    }
+}
+
+/// What detection runs: policies, Sigma rules, the anomaly engine. Shared by `run` and
+/// `replay`.
+#[derive(Debug, Clone, Default)]
+pub struct DetectSettings {
+    /// Policy directories beside the built-in policies.
+    pub policy_dirs: Vec<PathBuf>,
+    /// `NAME=FILE` IP lists.
+    pub ip_lists: Vec<String>,
+    pub sigma: Vec<PathBuf>,
+    pub geoip: Option<PathBuf>,
+    pub terminated_users: Option<PathBuf>,
+    /// The anomaly engine's configuration (validated); `None`: the engine is off.
+    pub anomaly: Option<AnomalyConfig>,
+    /// The worker's lateness for windowed rules; `None`: the engines' default (900 s).
+    pub allowed_lateness_secs: Option<u64>,
+    /// `[rules]`: enable/disable selectors, severity overrides, exclusions.
+    pub rules: trailwarden_detect::RulesConfig,
+}
+
 /// Validated settings: what the worker runs with.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -257,6 +354,10 @@ pub struct WorkerSettings {
     pub workers: usize,
     pub max_object_bytes: u64,
     pub processing: Processing,
+    pub detect: DetectSettings,
+    /// Where the anomaly snapshot is restored from and saved to.
+    pub state: Option<StateLocation>,
+    pub state_save_interval: Duration,
 }
 
 impl Config {
@@ -290,6 +391,7 @@ impl Config {
                 "TRAILWARDEN_ALERTS_WEBHOOK_URL" => self.alerts.webhook_url = Some(v),
                 "TRAILWARDEN_REGION" => self.aws.region = Some(v),
                 "TRAILWARDEN_ENDPOINT_URL" => self.aws.endpoint_url = Some(v),
+                "TRAILWARDEN_STATE" => self.detection.state = Some(v),
                 _ => {}
             }
         }
@@ -347,6 +449,61 @@ impl Config {
             .policy_dirs
             .extend(a.policy_dirs.iter().cloned());
         self.processing.ip_lists.extend(a.ip_lists.iter().cloned());
+        self.apply_detect_flags(&a.detect);
+        set(
+            &mut self.detection.state_save_interval_secs,
+            &a.state_save_interval_secs,
+        );
+        if a.allowed_lateness_secs.is_some() {
+            self.detection.allowed_lateness_secs = a.allowed_lateness_secs;
+        }
+    }
+
+    /// Applies the detection flags shared by `run` and `replay`: Sigma directories add to the
+    /// file's, the others replace its values.
+    pub fn apply_detect_flags(&mut self, d: &DetectArgs) {
+        self.detection.sigma.extend(d.sigma.iter().cloned());
+        if d.geoip.is_some() {
+            self.detection.geoip.clone_from(&d.geoip);
+        }
+        if d.terminated_users.is_some() {
+            self.detection
+                .terminated_users
+                .clone_from(&d.terminated_users);
+        }
+        if let Some(s) = &d.state {
+            self.detection.state = Some(s.to_string_lossy().into_owned());
+        }
+        if d.no_anomaly {
+            self.anomaly.enabled = Some(false);
+        }
+    }
+
+    /// The detection settings of this file (`[processing]` policies and IP lists,
+    /// `[detection]`, `[anomaly]`), validated.
+    pub fn detect_settings(&self) -> anyhow::Result<DetectSettings> {
+        self.anomaly
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[anomaly]: {e}"))?;
+        let d = &self.detection;
+        for (what, p) in [
+            ("geoip", &d.geoip),
+            ("terminated_users", &d.terminated_users),
+        ] {
+            if p.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                bail!("detection.{what} is empty");
+            }
+        }
+        Ok(DetectSettings {
+            policy_dirs: self.processing.policy_dirs.clone(),
+            ip_lists: self.processing.ip_lists.clone(),
+            sigma: d.sigma.clone(),
+            geoip: d.geoip.clone(),
+            terminated_users: d.terminated_users.clone(),
+            anomaly: (self.anomaly.enabled != Some(false)).then(|| self.anomaly.clone()),
+            allowed_lateness_secs: d.allowed_lateness_secs,
+            rules: self.rules.clone(),
+        })
     }
 
     /// Checks every value and resolves defaults.
@@ -434,6 +591,16 @@ impl Config {
         if workers == 0 {
             bail!("processing.workers must be at least 1");
         }
+        let detect = self.detect_settings()?;
+        let state = match self.detection.state.as_deref() {
+            None => None,
+            Some(s) => {
+                Some(StateLocation::parse(s).with_context(|| format!("detection.state {s:?}"))?)
+            }
+        };
+        if self.detection.state_save_interval_secs == 0 {
+            bail!("detection.state_save_interval_secs must be at least 1");
+        }
         Ok(WorkerSettings {
             sqs: SqsSettings {
                 queue_url,
@@ -462,6 +629,11 @@ impl Config {
             workers,
             max_object_bytes: self.processing.max_object_mib.saturating_mul(1 << 20),
             processing: self.processing.clone(),
+            detect,
+            state,
+            state_save_interval: Duration::from_secs(u64::from(
+                self.detection.state_save_interval_secs,
+            )),
         })
     }
 }
@@ -478,11 +650,39 @@ pub fn resolve(a: &RunArgs) -> anyhow::Result<(Config, WorkerSettings)> {
     Ok((c, s))
 }
 
+/// `replay`'s detection: the detection sections of `--config FILE` (when given) under the
+/// flags. The file's `detection.state` is not used: it is the live worker's, and a replay of
+/// other days must not write into its baselines; give `--state DIR` to keep a replay's own.
+pub fn replay_detection(a: &ReplayArgs) -> anyhow::Result<DetectSettings> {
+    let mut c = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(s) = c.detection.state.take() {
+        tracing::info!(state = %s, "replay does not use the config's detection.state (the worker's); --state DIR keeps a replay's own");
+    }
+    c.processing
+        .policy_dirs
+        .extend(a.policy_dirs.iter().cloned());
+    c.processing.ip_lists.extend(a.ip_lists.iter().cloned());
+    c.apply_detect_flags(&a.detect);
+    let context = || match &a.config {
+        Some(p) => format!("in {}", p.display()),
+        None => "in the detection flags".to_string(),
+    };
+    c.detect_settings().with_context(context)
+}
+
 /// `trailwarden check-config FILE`: validates and prints the effective settings.
 pub fn check(path: &Path) -> anyhow::Result<std::process::ExitCode> {
     let mut c = Config::load(path)?;
     c.apply_env(|k| std::env::var(k).ok());
     c.validate()?;
+    // `[rules]` selectors must name rules that exist (built-in or in the policy directories).
+    let policies = crate::rules::load_policies(&c.processing.policy_dirs)?;
+    c.rules
+        .resolve(&policies)
+        .context("checking the [rules] configuration")?;
     let text = toml::to_string_pretty(&c).context("printing the settings")?;
     println!(
         "# effective settings ({} + environment overrides)",
@@ -596,10 +796,186 @@ out = "s3://lake/cloudtrail/"
     }
 
     #[test]
+    fn detection_and_anomaly_sections() {
+        let text = format!(
+            r#"{MIN}
+[detection]
+sigma = ["rules/sigma"]
+terminated_users = "offboarded.txt"
+state = "s3://lake/state/"
+state_save_interval_secs = 60
+
+[anomaly]
+learning_days = 3
+exclude = {{ principals = ["*:role/Scanner"] }}
+
+[anomaly.detections.mass-vm-deletion]
+min_count = 3
+severity = "critical"
+"#
+        );
+        let c = Config::from_toml(&text).unwrap();
+        let s = c.validate().unwrap();
+        assert_eq!(s.detect.sigma, vec![PathBuf::from("rules/sigma")]);
+        assert_eq!(
+            s.detect.terminated_users,
+            Some(PathBuf::from("offboarded.txt"))
+        );
+        assert_eq!(
+            s.state,
+            Some(StateLocation::S3(S3Url::parse("s3://lake/state/").unwrap()))
+        );
+        assert_eq!(s.state_save_interval, Duration::from_secs(60));
+        let a = s.detect.anomaly.unwrap();
+        assert_eq!(a.learning_days, Some(3));
+        assert_eq!(a.detections["mass-vm-deletion"].min_count, Some(3));
+        // defaults: anomaly on, no state, five minutes
+        let d = Config::from_toml(MIN).unwrap().validate().unwrap();
+        assert!(d.detect.anomaly.is_some());
+        assert!(d.state.is_none());
+        assert_eq!(d.state_save_interval, Duration::from_secs(300));
+        assert_eq!(d.detect.allowed_lateness_secs, None);
+        // printing and re-reading keeps the anomaly table
+        let again = Config::from_toml(&toml::to_string_pretty(&c).unwrap()).unwrap();
+        assert_eq!(again.anomaly, c.anomaly);
+        let off = Config::from_toml(&format!("{MIN}\n[anomaly]\nenabled = false\n")).unwrap();
+        assert!(off.validate().unwrap().detect.anomaly.is_none());
+    }
+
+    #[test]
+    fn bad_detection_settings_rejected() {
+        let error = |extra: &str| -> String {
+            let c = Config::from_toml(&format!("{MIN}\n{extra}\n")).unwrap();
+            format!("{:#}", c.validate().expect_err(extra))
+        };
+        for (extra, names) in [
+            (
+                "[anomaly.detections.no-such-detection]\nenabled = true",
+                "no-such-detection",
+            ),
+            (
+                "[anomaly.detections.anonymous-ip]\nmin_count = 3",
+                "min_count",
+            ),
+            ("[anomaly]\nmax_principals = 0", "max_principals"),
+            ("[detection]\nstate = \"s3://\"", "detection.state"),
+            (
+                "[detection]\nstate_save_interval_secs = 0",
+                "state_save_interval_secs",
+            ),
+        ] {
+            let e = error(extra);
+            assert!(e.contains(names), "{extra}: {e}");
+        }
+        assert!(error("[anomaly]\nmax_principals = 0").contains("[anomaly]"));
+        for (typo, field) in [
+            ("[anomaly]\nlearning_dayz = 3", "learning_dayz"),
+            ("[detection]\nsigmas = []", "sigmas"),
+        ] {
+            let e = Config::from_toml(&format!("{MIN}\n{typo}\n")).unwrap_err();
+            assert!(format!("{e:#}").contains(field), "{typo}: {e:#}");
+        }
+    }
+
+    #[test]
+    fn detection_flags_and_env_win() {
+        let text = format!(
+            "{MIN}\n[detection]\nsigma = [\"a\"]\ngeoip = \"file.mmdb\"\nstate = \"/var/state\"\n"
+        );
+        let mut c = Config::from_toml(&text).unwrap();
+        c.apply_env(|k| (k == "TRAILWARDEN_STATE").then(|| "s3://b/st/".to_string()));
+        let a = RunArgs {
+            detect: DetectArgs {
+                sigma: vec!["b".into()],
+                geoip: Some("other.mmdb".into()),
+                no_anomaly: true,
+                ..DetectArgs::default()
+            },
+            state_save_interval_secs: Some(7),
+            allowed_lateness_secs: Some(3600),
+            ..RunArgs::default()
+        };
+        c.apply_flags(&a);
+        let s = c.validate().unwrap();
+        assert_eq!(s.detect.sigma, vec![PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(s.detect.geoip, Some(PathBuf::from("other.mmdb")));
+        assert!(s.detect.anomaly.is_none());
+        assert_eq!(
+            s.state,
+            Some(StateLocation::S3(S3Url::parse("s3://b/st/").unwrap()))
+        );
+        assert_eq!(s.state_save_interval, Duration::from_secs(7));
+        assert_eq!(s.detect.allowed_lateness_secs, Some(3600));
+    }
+
+    #[test]
+    fn replay_reads_the_detection_sections_but_not_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("worker.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "{MIN}\n[processing]\nip_lists = [\"risky=r.txt\"]\n[detection]\nsigma = [\"a\"]\nterminated_users = \"t.txt\"\nstate = \"s3://lake/state/\"\n[anomaly]\nlearning_days = 2\n"
+            ),
+        )
+        .unwrap();
+        use clap::Parser as _;
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["trailwarden", "replay", "trail/", "--config"];
+            let f = file.to_string_lossy().to_string();
+            args.push(&f);
+            args.extend_from_slice(extra);
+            match crate::cli::Cli::try_parse_from(args).unwrap().command {
+                crate::cli::Command::Replay(r) => replay_detection(&r).unwrap(),
+                _ => unreachable!(),
+            }
+        };
+        let d = parse(&[]);
+        assert_eq!(d.sigma, vec![PathBuf::from("a")]);
+        assert_eq!(d.ip_lists, vec!["risky=r.txt".to_string()]);
+        assert_eq!(d.terminated_users, Some(PathBuf::from("t.txt")));
+        assert_eq!(d.anomaly.unwrap().learning_days, Some(2));
+        let d = parse(&[
+            "--terminated-users",
+            "u.txt",
+            "--sigma",
+            "b",
+            "--no-anomaly",
+        ]);
+        assert_eq!(d.terminated_users, Some(PathBuf::from("u.txt")));
+        assert_eq!(d.sigma, vec![PathBuf::from("a"), PathBuf::from("b")]);
+        assert!(d.anomaly.is_none());
+    }
+
+    #[test]
+    fn rules_section_reaches_the_detection_settings_and_is_checked() {
+        let text = format!(
+            "{MIN}\n[rules]\ndisable = [\"tactic:discovery\"]\n[rules.rule.root-console-login]\nseverity = \"critical\"\n"
+        );
+        let c = Config::from_toml(&text).unwrap();
+        let d = c.detect_settings().unwrap();
+        assert_eq!(d.rules.disable, vec!["tactic:discovery".to_string()]);
+        let policies = crate::rules::load_policies(&[]).unwrap();
+        assert!(d.rules.resolve(&policies).is_ok());
+        // An unknown key is refused; a selector naming no rule fails the resolution.
+        assert!(Config::from_toml(&format!("{MIN}\n[rules]\ndisabled = []\n")).is_err());
+        let bad =
+            Config::from_toml(&format!("{MIN}\n[rules]\ndisable = [\"no-such-rule\"]\n")).unwrap();
+        assert!(bad
+            .detect_settings()
+            .unwrap()
+            .rules
+            .resolve(&policies)
+            .is_err());
+    }
+
+    #[test]
     fn example_config_parses_and_validates() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/trailwarden.example.toml");
         let c = Config::load(&p).unwrap();
         c.validate().unwrap();
+        let policies = crate::rules::load_policies(&c.processing.policy_dirs).unwrap();
+        c.rules.resolve(&policies).unwrap();
         // printing and re-reading the effective settings is lossless
         let again = Config::from_toml(&toml::to_string_pretty(&c).unwrap()).unwrap();
         assert_eq!(format!("{again:?}"), format!("{c:?}"));

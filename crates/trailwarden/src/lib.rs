@@ -7,5 +7,6 @@ pub mod gen;
 mod progress;
 pub mod replay;
 pub mod rules;
+pub mod rules_cmd;
 pub mod s3replay;
 pub mod worker;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use tokio::sync::mpsc;
-use trailwarden_alert::{canonical_order, Alert};
+use trailwarden_alert::{Alert, AlertSpool};
 use trailwarden_ingest::{local, Filter};
 use trailwarden_parse::Limits;
 use trailwarden_pipeline::{Ack, AlertOutput, Job, Options, Pipeline, Stats, Summary};
@@ -17,18 +17,18 @@ use trailwarden_pipeline::{Ack, AlertOutput, Job, Options, Pipeline, Stats, Summ
 use crate::cli::ReplayArgs;
 use crate::progress::Progress;
 
-/// Alerts of a replay are kept until the end and written in canonical order, so the file does
-/// not depend on the order objects finish in.
-#[derive(Clone, Default)]
-struct Collect(Arc<Mutex<Vec<Alert>>>);
+/// Alerts of a replay go to a spool (a temporary file plus small sort keys) and are written
+/// in canonical order at the end, so the file does not depend on the order objects finish in,
+/// and a rule that fires on most events costs disk, not memory.
+#[derive(Clone)]
+struct Collect(Arc<Mutex<AlertSpool>>);
 
 impl AlertOutput for Collect {
     fn write(&mut self, alerts: &[Alert]) -> std::io::Result<()> {
         match self.0.lock() {
-            Ok(mut v) => v.extend_from_slice(alerts),
-            Err(p) => p.into_inner().extend_from_slice(alerts),
+            Ok(mut v) => v.push(alerts),
+            Err(p) => p.into_inner().push(alerts),
         }
-        Ok(())
     }
 }
 
@@ -51,7 +51,14 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         a.from.as_deref(),
         a.to.as_deref(),
     )?;
-    let detector = crate::rules::detectors(&a.policy_dirs, &a.ip_lists, &a.detect, false)?;
+    let detect = crate::config::replay_detection(&a)?;
+    let state = a
+        .detect
+        .state
+        .as_deref()
+        .map(crate::rules::StateStore::dir)
+        .transpose()?;
+    let detector = crate::rules::detectors(&detect, state, false)?.detector;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let archive = if a.no_archive {
         None
@@ -87,7 +94,11 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         filter,
     };
     let stats = Arc::new(Stats::default());
-    let alerts = Collect::default();
+    let spool_path = a.out.join("alerts.jsonl.spool");
+    let alerts = Collect(Arc::new(Mutex::new(
+        AlertSpool::create(&spool_path)
+            .with_context(|| format!("creating {}", spool_path.display()))?,
+    )));
     let pipeline = Pipeline {
         options,
         detector,
@@ -146,23 +157,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     })?;
     let elapsed = started.elapsed();
 
-    let mut all = match alerts.0.lock() {
-        Ok(mut v) => std::mem::take(&mut *v),
-        Err(p) => std::mem::take(&mut *p.into_inner()),
-    };
-    canonical_order(&mut all);
-    let mut text = String::with_capacity(all.len() * 700);
-    for al in &all {
-        text.push_str(&al.to_json_line());
-        text.push('\n');
-    }
-    write_atomic(&a.out.join("alerts.jsonl"), text.as_bytes())?;
-    if a.alerts_stdout {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
-            .context("writing alerts to stdout")?;
-        out.flush().context("writing alerts to stdout")?;
-    }
+    write_alerts(alerts, &a.out.join("alerts.jsonl"), a.alerts_stdout)?;
     let mut summary = stats.summary();
     for e in &walk_errors {
         summary.bad_objects += 1;
@@ -193,6 +188,35 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
 
 fn options_capacity(workers: usize) -> usize {
     2 * workers
+}
+
+/// Writes the spooled alerts to `path` in canonical order (atomically: a temporary file,
+/// fsync, rename), and to stdout when asked.
+fn write_alerts(alerts: Collect, path: &Path, stdout: bool) -> anyhow::Result<()> {
+    let spool = match Arc::try_unwrap(alerts.0) {
+        Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+        Err(_) => bail!("the alert spool is still shared after the run"),
+    };
+    let tmp: PathBuf = path.with_extension("tmp");
+    let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(256 * 1024, f);
+    spool
+        .finish(&mut w)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    let f = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing {}: {}", tmp.display(), e.error()))?;
+    f.sync_all()
+        .with_context(|| format!("syncing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    if stdout {
+        let mut src =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut out = std::io::stdout().lock();
+        std::io::copy(&mut src, &mut out).context("writing alerts to stdout")?;
+        out.flush().context("writing alerts to stdout")?;
+    }
+    Ok(())
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -6,32 +6,67 @@
 //! each region's listing at the `--from` day (`StartAfter`), stopping after the `--to` day
 //! plus the late-delivery margin. Objects then go through the same pipeline as every run.
 //!
-//! **Resuming.** Each object whose outputs are durable is appended to a checkpoint file
-//! (`<out>/replay-checkpoint.txt`); the same command after an interruption skips those.
-//! Alerts are appended to `alerts.jsonl` as they become durable (ids already there are not
-//! written twice) and the file is put in canonical order at the end.
+//! Objects are read in the order of the time in their names, as a local replay reads them, so
+//! stateful detectors see the same stream and the outputs are the same.
+//!
+//! **Outputs.** `--out DIR` or `--out s3://bucket/prefix/`: the same `alerts.jsonl` (canonical
+//! order) and `archive/` (same file names and bytes) either way.
+//!
+//! **Resuming.** With a local `--out`, each object whose outputs are durable is appended to a
+//! checkpoint file (`<out>/replay-checkpoint.txt`); the same command after an interruption
+//! skips those. Alerts are appended to `alerts.jsonl` as they become durable (ids already
+//! there are not written twice) and the file is put in canonical order at the end. With an S3
+//! `--out` the alerts are kept until the end; an interrupted run (Ctrl-C) or one with failed
+//! objects writes `alerts.jsonl` and then `replay-checkpoint.txt` below the prefix, and the
+//! next run takes both up; a killed run starts over (its outputs are overwritten, not
+//! duplicated).
 
 use std::collections::HashSet;
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use tokio::sync::mpsc;
 use trailwarden_alert::{canonical_order, Alert};
+use trailwarden_archive::ArchiveOptions;
 use trailwarden_aws::error::{classify, retry, AwsError, Backoff};
-use trailwarden_aws::s3::{S3Fetcher, S3Url};
+use trailwarden_aws::s3::{get_optional, put, S3Archive, S3Fetcher, S3Url};
 use trailwarden_aws::sinks::JsonlFile;
 use trailwarden_ingest::{layout, stable_key, Filter, Location, ObjectRef};
 use trailwarden_parse::Limits;
-use trailwarden_pipeline::{Ack, Job, Options, Pipeline, Stats};
+use trailwarden_pipeline::{Ack, AlertOutput, ArchiveWriter, Job, Options, Pipeline, Stats};
 
 use crate::cli::ReplayArgs;
 use crate::progress::Progress;
 
 const DAY_MICROS: i64 = 86_400_000_000;
+
+/// Where a replay from S3 writes.
+enum Dest {
+    /// `alerts.jsonl`, `archive/`, `replay-checkpoint.txt` in a directory.
+    Dir(PathBuf),
+    /// The same names below an S3 prefix.
+    S3(S3Url),
+}
+
+/// Alerts of an S3 `--out`, kept until the end and written as one `alerts.jsonl` object.
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<Alert>>>);
+
+impl AlertOutput for Collect {
+    fn write(&mut self, alerts: &[Alert]) -> std::io::Result<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(alerts);
+        Ok(())
+    }
+}
+
+const CHECKPOINT: &str = "replay-checkpoint.txt";
 
 pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut urls = Vec::new();
@@ -48,19 +83,34 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         a.from.as_deref(),
         a.to.as_deref(),
     )?;
-    let out = a.out.clone();
-    if out.to_string_lossy().starts_with("s3://") {
-        bail!("replay s3://… writes to a local --out directory (use `run` for an S3 archive)");
-    }
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let detector = crate::rules::detector(&a.policy_dirs, &a.ip_lists)?;
-    let archive = if a.no_archive {
-        None
+    let out_text = a.out.to_string_lossy().into_owned();
+    let dest = if out_text.starts_with("s3://") {
+        Dest::S3(
+            S3Url::parse(&out_text)
+                .with_context(|| format!("--out {out_text:?} is not an s3://bucket/prefix URL"))?,
+        )
     } else {
-        Some(crate::rules::archive_writer(
-            &out.join("archive"),
+        std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+        Dest::Dir(a.out.clone())
+    };
+    let detect = crate::config::replay_detection(&a)?;
+    let state = a
+        .detect
+        .state
+        .as_deref()
+        .map(crate::rules::StateStore::dir)
+        .transpose()?;
+    let detector = crate::rules::detectors(&detect, state, false)?.detector;
+    let archive_options = ArchiveOptions {
+        row_group_rows: a.row_group_rows,
+        ..ArchiveOptions::default()
+    };
+    let local_archive = match (&dest, a.no_archive) {
+        (Dest::Dir(d), false) => Some(crate::rules::archive_writer(
+            &d.join("archive"),
             a.row_group_rows,
-        )?)
+        )?),
+        _ => None,
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = a.workers.unwrap_or(cores).max(1);
@@ -70,12 +120,15 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let checkpoint_path = out.join("replay-checkpoint.txt");
-    let done_before = read_checkpoint(&checkpoint_path)?;
     let started = Instant::now();
     let result = rt.block_on(async {
         let sdk = trailwarden_aws::sdk_config(None, None).await;
         let s3 = trailwarden_aws::s3::client(&sdk);
+        // what an interrupted run finished, and (S3 --out) the alerts it had written
+        let (done_before, alerts_before) = match &dest {
+            Dest::Dir(d) => (read_checkpoint(&d.join(CHECKPOINT))?, Vec::new()),
+            Dest::S3(u) => read_s3_checkpoint(&s3, u).await?,
+        };
         let mut objects = Vec::new();
         for u in &urls {
             for key in list(&s3, u, &filter).await? {
@@ -91,14 +144,37 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                 });
             }
         }
+        // roughly event-time order, as a local replay: stateful detectors see the same stream
+        objects.sort_by_cached_key(|o| {
+            let t = layout::parse(&o.key).and_then(|l| l.file_time);
+            (t.unwrap_or(i64::MIN), o.key.clone())
+        });
         tracing::info!(
             objects = objects.len(),
             already_done = done_before.len(),
             "replay from S3 starting"
         );
         let stats = Arc::new(Stats::default());
-        let alerts = JsonlFile::open(&out.join("alerts.jsonl"))
-            .with_context(|| format!("opening {}", out.join("alerts.jsonl").display()))?;
+        let collected = Collect::default();
+        let (alerts, archive): (Box<dyn AlertOutput>, Option<Arc<dyn ArchiveWriter>>) = match &dest
+        {
+            Dest::Dir(d) => {
+                let p = d.join("alerts.jsonl");
+                let f = JsonlFile::open(&p).with_context(|| format!("opening {}", p.display()))?;
+                (Box::new(f), local_archive)
+            }
+            Dest::S3(u) => {
+                let archive: Option<Arc<dyn ArchiveWriter>> = if a.no_archive {
+                    None
+                } else {
+                    Some(
+                        S3Archive::new(s3.clone(), u.join("archive"), archive_options.clone())
+                            .map_err(|e| anyhow::anyhow!("archive options: {e}"))?,
+                    )
+                };
+                (Box::new(collected.clone()), archive)
+            }
+        };
         let pipeline = Pipeline {
             options: Options {
                 decode_workers: workers,
@@ -113,7 +189,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             },
             detector,
             archive,
-            alerts: Box::new(alerts),
+            alerts,
             fetcher: Some(Arc::new(S3Fetcher::new(s3.clone(), u64::MAX))),
             stats: stats.clone(),
         };
@@ -143,11 +219,22 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             false
         });
         let run = tokio::spawn(pipeline.run(job_rx));
-        let mut ckpt = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&checkpoint_path)
-            .with_context(|| format!("opening {}", checkpoint_path.display()))?;
+        // a local checkpoint grows as objects finish; an S3 one is written at the end, with
+        // the alerts it goes with
+        let mut ckpt = match &dest {
+            Dest::Dir(d) => {
+                let path = d.join(CHECKPOINT);
+                Some(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .with_context(|| format!("opening {}", path.display()))?,
+                )
+            }
+            Dest::S3(_) => None,
+        };
+        let mut finished_now: Vec<String> = Vec::new();
         let mut progress = Progress::new(stats.clone(), total, !a.no_progress);
         let mut done = 0u64;
         let mut failures = Vec::new();
@@ -162,8 +249,13 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                             None => {
                                 let k = usize::try_from(o.token).ok().and_then(|i| keys.get(i));
                                 if let Some(k) = k {
-                                    writeln!(ckpt, "{k}").context("writing the checkpoint")?;
-                                    unsynced = true;
+                                    match &mut ckpt {
+                                        Some(f) => {
+                                            writeln!(f, "{k}").context("writing the checkpoint")?;
+                                            unsynced = true;
+                                        }
+                                        None => finished_now.push(k.clone()),
+                                    }
                                 }
                             }
                             Some(f) => failures.push(f),
@@ -173,15 +265,17 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                     None => break,
                 },
                 _ = timer.tick() => {
-                    if unsynced {
-                        ckpt.sync_data().context("syncing the checkpoint")?;
+                    if let (true, Some(f)) = (unsynced, &ckpt) {
+                        f.sync_data().context("syncing the checkpoint")?;
                         unsynced = false;
                     }
                     progress.tick(done);
                 }
             }
         }
-        ckpt.sync_all().context("syncing the checkpoint")?;
+        if let Some(f) = &ckpt {
+            f.sync_all().context("syncing the checkpoint")?;
+        }
         let interrupted = feeder.await.unwrap_or(false);
         progress.finish();
         match run.await {
@@ -189,16 +283,31 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             Ok(Err(e)) => return Err(anyhow::Error::new(e)),
             Err(e) => bail!("pipeline task failed: {e}"),
         }
-        Ok::<_, anyhow::Error>((stats, failures, interrupted, total))
+        if let Dest::S3(u) = &dest {
+            let mut all = alerts_before;
+            all.extend(std::mem::take(
+                &mut *collected
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            ));
+            let complete = !interrupted && failures.is_empty();
+            let mut done_keys: Vec<String> = done_before.iter().cloned().collect();
+            done_keys.extend(finished_now);
+            write_s3_results(&s3, u, all, (!complete).then_some(done_keys)).await?;
+        }
+        Ok::<_, anyhow::Error>((stats, failures, interrupted, total, done_before.len()))
     });
-    let (stats, failures, interrupted, total) = result?;
-    sort_alerts(&out.join("alerts.jsonl"))?;
+    let (stats, failures, interrupted, total, done_before) = result?;
+    if let Dest::Dir(d) = &dest {
+        sort_alerts(&d.join("alerts.jsonl"))?;
+    }
     let s = stats.summary();
     let secs = started.elapsed().as_secs_f64().max(1e-6);
     eprintln!(
         "replay summary (S3)\n  objects      {} listed, {} skipped as done before, {} read\n  events       {} ({:.0}/s)\n  alerts       {}\n  archive      {} rows in {} files\n  bad input    {} bad objects, {} bad records\n  output       {}",
         total,
-        done_before.len(),
+        done_before,
         s.objects,
         s.events,
         s.events as f64 / secs,
@@ -207,7 +316,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         s.archive_files,
         s.bad_objects,
         s.bad_records,
-        out.display()
+        out_text
     );
     if interrupted {
         eprintln!("interrupted: run the same command to resume");
@@ -220,13 +329,93 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             failures[0]
         );
     }
-    // done: the checkpoint has served its purpose
-    let _ = std::fs::remove_file(&checkpoint_path);
+    if let Dest::Dir(d) = &dest {
+        // done: the checkpoint has served its purpose
+        let _ = std::fs::remove_file(d.join(CHECKPOINT));
+    }
     Ok(if s.had_bad_input() {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The checkpoint an interrupted replay left below an S3 `--out`, and the alerts it wrote
+/// with it (the alerts of a complete earlier run are replaced, not merged).
+async fn read_s3_checkpoint(
+    s3: &aws_sdk_s3::Client,
+    u: &S3Url,
+) -> anyhow::Result<(HashSet<String>, Vec<Alert>)> {
+    let key = format!("{}{CHECKPOINT}", u.prefix);
+    let Some(bytes) = get_optional(s3, &u.bucket, &key).await? else {
+        return Ok((HashSet::new(), Vec::new()));
+    };
+    let done: HashSet<String> = String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let alerts_key = format!("{}alerts.jsonl", u.prefix);
+    let text = get_optional(s3, &u.bucket, &alerts_key)
+        .await?
+        .unwrap_or_default();
+    let mut alerts = Vec::new();
+    for (i, line) in String::from_utf8_lossy(&text).lines().enumerate() {
+        let a = serde_json::from_str::<Alert>(line).with_context(|| {
+            format!(
+                "s3://{}/{alerts_key} line {}: not an alert",
+                u.bucket,
+                i + 1
+            )
+        })?;
+        alerts.push(a);
+    }
+    Ok((done, alerts))
+}
+
+/// Writes `alerts.jsonl` (canonical order, each id once) below an S3 `--out`, then the
+/// checkpoint when the run is not complete (`done` = every finished key), or removes it.
+async fn write_s3_results(
+    s3: &aws_sdk_s3::Client,
+    u: &S3Url,
+    mut alerts: Vec<Alert>,
+    done: Option<Vec<String>>,
+) -> anyhow::Result<()> {
+    let mut seen = HashSet::new();
+    alerts.retain(|a| seen.insert(a.id.clone()));
+    canonical_order(&mut alerts);
+    let mut text = String::with_capacity(alerts.len() * 700);
+    for a in &alerts {
+        text.push_str(&a.to_json_line());
+        text.push('\n');
+    }
+    let alerts_key = format!("{}alerts.jsonl", u.prefix);
+    put(
+        s3,
+        &u.bucket,
+        &alerts_key,
+        text.into_bytes(),
+        "application/x-ndjson",
+    )
+    .await?;
+    let ckpt_key = format!("{}{CHECKPOINT}", u.prefix);
+    match done {
+        Some(mut keys) => {
+            keys.sort();
+            let mut body = keys.join("\n");
+            body.push('\n');
+            put(s3, &u.bucket, &ckpt_key, body.into_bytes(), "text/plain").await?;
+        }
+        None => {
+            s3.delete_object()
+                .bucket(&u.bucket)
+                .key(&ckpt_key)
+                .send()
+                .await
+                .with_context(|| format!("removing s3://{}/{ckpt_key}", u.bucket))?;
+        }
+    }
+    Ok(())
 }
 
 fn read_checkpoint(path: &Path) -> anyhow::Result<HashSet<String>> {

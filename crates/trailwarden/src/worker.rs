@@ -1,6 +1,12 @@
-//! `trailwarden run`: the live worker. The SQS source feeds the same pipeline replay uses;
+//! `trailwarden run`: the live worker. The SQS source feeds the same pipeline replay uses,
+//! with the same detectors (policies, Sigma rules with a live lateness, the anomaly engine);
 //! outputs are the archive (local or S3) and the alert sinks; `/metrics`, `/healthz` and
 //! `/readyz` on request.
+//!
+//! Anomaly state: with `detection.state` the snapshot is restored before the first receive,
+//! saved every `state_save_interval_secs` when something changed, and saved once more after
+//! the pipeline has drained at shutdown. Events still held behind the watermark stay in the
+//! snapshot instead of being processed early, so the next start goes on in event-time order.
 //!
 //! Shutdown: SIGTERM or SIGINT (or `idle_exit_secs` of nothing to do) stops the source; the
 //! pipeline drains what was received; the process exits within the grace period, leaving
@@ -16,7 +22,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::mpsc;
 use trailwarden_archive::ArchiveOptions;
 use trailwarden_aws::deadletter::DeadLetters;
-use trailwarden_aws::s3::{S3Archive, S3Fetcher};
+use trailwarden_aws::s3::{S3Archive, S3Blob, S3Fetcher};
 use trailwarden_aws::sinks::{Fanout, JsonlFile, S3Jsonl, SnsAlerts, SqsAlerts, Stdout, Webhook};
 use trailwarden_aws::sqs::{Health, SqsSource};
 use trailwarden_ingest::Filter;
@@ -24,7 +30,8 @@ use trailwarden_parse::Limits;
 use trailwarden_pipeline::{AlertOutput, ArchiveWriter, Job, Options, Pipeline, Stats};
 
 use crate::cli::RunArgs;
-use crate::config::{self, DeadLetterDest, Out, WorkerSettings};
+use crate::config::{self, DeadLetterDest, Out, StateLocation, WorkerSettings};
+use crate::rules::{AnomalyState, Detectors, StateStore, SNAPSHOT_NAME};
 
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let (_, s) = config::resolve(&a)?;
@@ -59,7 +66,22 @@ async fn run_async(s: WorkerSettings) -> anyhow::Result<ExitCode> {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let s3 = trailwarden_aws::s3::client(&sdk);
 
-    let detector = crate::rules::detector(&s.processing.policy_dirs, &s.processing.ip_lists)?;
+    let store = match &s.state {
+        None => None,
+        Some(StateLocation::Dir(d)) => Some(StateStore::dir(d)?),
+        Some(StateLocation::S3(u)) => Some(StateStore::S3(
+            S3Blob::new(s3.clone(), u, SNAPSHOT_NAME)
+                .map_err(|e| anyhow::anyhow!("anomaly state {u}: {e}"))?,
+        )),
+    };
+    // rules, databases and the snapshot are read on a blocking thread
+    let detect = s.detect.clone();
+    let Detectors {
+        detector,
+        state: anomaly_state,
+    } = tokio::task::spawn_blocking(move || crate::rules::detectors(&detect, store, true))
+        .await
+        .context("loading the detectors")??;
     let archive: Option<Arc<dyn ArchiveWriter>> = match (&s.out, s.archive) {
         (_, false) => None,
         (Out::Dir(d), true) => Some(crate::rules::archive_writer(
@@ -124,7 +146,7 @@ async fn run_async(s: WorkerSettings) -> anyhow::Result<ExitCode> {
         .check()
         .await
         .with_context(|| format!("the queue {} cannot be used", s.sqs.queue_url))?;
-    tracing::info!(queue = %s.sqs.queue_url, out = ?s.out, dead_letter = ?s.dead_letter, "worker started");
+    tracing::info!(queue = %s.sqs.queue_url, out = ?s.out, dead_letter = ?s.dead_letter, state = ?s.state.as_ref().map(ToString::to_string), "worker started");
 
     let (job_tx, job_rx) = mpsc::channel::<Job>(2 * s.workers);
     let mut pipe = tokio::spawn(pipeline.run(job_rx));
@@ -139,6 +161,9 @@ async fn run_async(s: WorkerSettings) -> anyhow::Result<ExitCode> {
         }
     };
     let mut source_task = tokio::spawn(source.run(job_tx, shutdown, s.grace));
+    let saver = anomaly_state
+        .clone()
+        .map(|st| tokio::spawn(save_periodically(st, s.state_save_interval)));
     // the pipeline ends after the source closes the job channel, or early when a stage failed
     let mut dead_tx = Some(dead_tx);
     let mut pipe_result = None;
@@ -164,6 +189,14 @@ async fn run_async(s: WorkerSettings) -> anyhow::Result<ExitCode> {
             }
         },
     };
+    // the last snapshot: after the pipeline, so it holds everything detection has seen
+    if let Some(t) = saver {
+        t.abort();
+    }
+    let anomaly_line = match &anomaly_state {
+        Some(st) => Some(final_save(st).await),
+        None => None,
+    };
     let sum = stats.summary();
     let secs = started.elapsed().as_secs_f64().max(1e-6);
     eprintln!(
@@ -183,6 +216,9 @@ async fn run_async(s: WorkerSettings) -> anyhow::Result<ExitCode> {
         sum.archive_rows,
         sum.archive_files
     );
+    if let Some(line) = anomaly_line {
+        eprintln!("  anomaly      {line}");
+    }
     match pipe_result {
         Ok(Ok(())) => Ok(ExitCode::SUCCESS),
         Ok(Err(e)) => Err(anyhow::Error::new(e).context("the pipeline failed")),
@@ -231,6 +267,67 @@ fn alert_outputs(
         tracing::warn!("no alert output configured: alerts are counted and dropped");
     }
     Ok(Fanout(outs))
+}
+
+/// How long the snapshot at shutdown may take (the orchestrator's grace period is meant to be
+/// `grace_period_secs` plus a margin of this order).
+const FINAL_SAVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Saves the anomaly state every `every` (when something changed), until aborted. A failed
+/// save is logged and counted; the next one tries again.
+async fn save_periodically(state: Arc<AnomalyState>, every: Duration) {
+    let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        t.tick().await;
+        let st = state.clone();
+        match tokio::task::spawn_blocking(move || st.save()).await {
+            Ok(Ok(Some(s))) => {
+                tracing::debug!(state = %state.describe(), bytes = s.bytes, principals = s.principals, pending = s.pending, "anomaly state saved")
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::error!("{e:#}"),
+            Err(e) => tracing::error!("anomaly state save task failed: {e}"),
+        }
+    }
+}
+
+/// The snapshot at shutdown; returns the summary line.
+async fn final_save(state: &Arc<AnomalyState>) -> String {
+    let st = state.clone();
+    let saved = tokio::time::timeout(
+        FINAL_SAVE_TIMEOUT,
+        tokio::task::spawn_blocking(move || st.save()),
+    )
+    .await;
+    let restored = match state.restored() {
+        Some(n) => format!("restored {n} principals at start"),
+        None => "none at start".to_string(),
+    };
+    let at = state.describe();
+    let last = match saved {
+        Ok(Ok(Ok(Some(s)))) => {
+            tracing::info!(state = %at, principals = s.principals, pending = s.pending, "anomaly state saved");
+            format!(
+                "saved at exit ({} principals, {} events held behind the watermark)",
+                s.principals, s.pending
+            )
+        }
+        Ok(Ok(Ok(None))) => "unchanged since the last save".to_string(),
+        Ok(Ok(Err(e))) => {
+            tracing::error!("{e:#}");
+            format!("NOT saved at exit: {e:#}")
+        }
+        Ok(Err(e)) => {
+            tracing::error!("anomaly state save task failed: {e}");
+            format!("NOT saved at exit: {e}")
+        }
+        Err(_) => {
+            tracing::error!(state = %at, "anomaly state save did not finish within {}s", FINAL_SAVE_TIMEOUT.as_secs());
+            "NOT saved at exit: timed out".to_string()
+        }
+    };
+    format!("state {at}: {restored}, {} saves; {last}", state.saves())
 }
 
 /// SIGTERM or SIGINT.

@@ -55,13 +55,46 @@ fn rules_list_json_has_every_builtin_policy() {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
     for r in &rows {
-        for k in [
-            "id", "title", "severity", "mitre", "kind", "tests", "enabled",
-        ] {
-            assert!(r.get(k).is_some(), "{k} missing in {r}");
-        }
-        assert!(r["tests"].as_u64().unwrap() >= 4, "{r}");
+        let mut keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["enabled", "id", "kind", "mitre", "severity", "tests", "title"],
+            "{r}"
+        );
+        // Seed policies have two positive and two negative cases; pack rules at least one each.
+        assert!(r["tests"].as_u64().unwrap() >= 2, "{r}");
     }
+    let kind = |id: &str| {
+        rows.iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["kind"].as_str().unwrap().to_string())
+    };
+    assert_eq!(kind("vpc-change").as_deref(), Some("event"));
+    assert_eq!(
+        kind("ec2-stop-modify-userdata-start").as_deref(),
+        Some("sequence")
+    );
+    // ATT&CK ids in their v19 form only.
+    let cloudtrail = rows
+        .iter()
+        .find(|r| r["id"] == "cloudtrail-config-change")
+        .unwrap();
+    assert_eq!(cloudtrail["mitre"], serde_json::json!(["T1685.002"]));
+}
+
+#[test]
+fn rules_docs_prints_the_generated_markdown() {
+    let o = bin().args(["rules", "docs"]).output().unwrap();
+    assert!(o.status.success());
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(md.starts_with("# Built-in rules"), "{md}");
+    assert!(md.contains("### `ec2-launch-denied-burst`"));
+    let committed = std::fs::read_to_string(repo().join("docs/rules.md")).unwrap();
+    assert_eq!(
+        md, committed,
+        "docs/rules.md is stale: run `cargo run -p trailwarden -- rules docs --out docs/rules.md`"
+    );
 }
 
 /// The README's main command, on the committed sample: every scenario in its manifest fires.

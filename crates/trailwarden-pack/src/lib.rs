@@ -1,0 +1,683 @@
+//! trailwarden-pack: the runtime of the rule pack's stateful kinds — `threshold`,
+//! `distinct-count`, `sequence`, `first-seen`, and `event` rules with `dedup` — as data.
+//!
+//! ```text
+//! rule files (trailwarden-detect: format, conditions, analyzers, index)
+//!        │  Engine::evaluate_stateful(event) → StepHit { rule, step, keys, value, alert }
+//!        ▼
+//! Correlator (trailwarden-sigma): event-time reorder buffer, watermark, bounded windows
+//!        │  one WindowSpec per rule: threshold → event count, distinct-count → value count,
+//!        │  sequence → ordered steps, dedup → count 1 + suppression, first-seen → count 1
+//!        ▼  (in event-time order, whatever order the objects came in)
+//! firing ──▶ windowed alert (window, observed, threshold, event ids)
+//!        └─▶ first-seen: FirstSeenStore (trailwarden-anomaly): new for the entity within the
+//!            baseline, and the baseline mature? → alert
+//! ```
+//!
+//! **One mechanism.** The windows are the Sigma engine's [`Correlator`] (the same code runs
+//! Sigma correlation rules), the baselines are the anomaly crate's [`FirstSeenStore`]; this
+//! crate only composes them with the rule compiler of `trailwarden-detect`. Plain event rules
+//! stay in [`trailwarden_detect::Engine::evaluate`] (no buffering, no delay).
+//!
+//! **Architecture invariants.** Pure: no IO but the optional state file, no clock (times are
+//! event times). Results do not depend on the order objects arrive in within the allowed
+//! lateness ([`PackOptions::replay`]: unbounded, so not at all). Evaluating an event no
+//! stateful rule names costs two hash lookups and allocates nothing. Bounded state: the
+//! correlator's and the store's caps.
+//!
+//! The decision and its alternatives: `docs/adr/0003-rule-pack-kinds.md`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use trailwarden_alert::{alert_id, format_event_time, Alert};
+use trailwarden_anomaly::{
+    AnomalyError, FirstSeenOptions, FirstSeenSpec, FirstSeenStats, FirstSeenStore,
+    FirstSeenVerdict, LearnFrom,
+};
+use trailwarden_detect::{
+    CaseRunner, DetectError, Engine, EventRef, IpLists, Overrides, Policies, Policy,
+    PolicyOverride, RuleKind, Stateful, StepHit, TestReport,
+};
+use trailwarden_parse::Event;
+use trailwarden_pipeline::{Batch, Detector};
+use trailwarden_sigma::{
+    group_key, CorrelationCondition, CorrelationType, Correlator, CorrelatorOptions,
+    CorrelatorStats, Evidence, Firing, Observation, WindowSpec,
+};
+
+/// Most event ids listed in one windowed alert (`count` has the full number).
+pub const MAX_EVIDENCE_EVENTS: usize = 100;
+
+/// Settings of a [`PackEngine`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackOptions {
+    /// Lateness and bounds of the windows (the Sigma correlator's options).
+    pub windows: CorrelatorOptions,
+    /// Caps of the first-seen baselines.
+    pub first_seen: FirstSeenOptions,
+}
+
+impl PackOptions {
+    /// The long-running worker: 15 minutes of allowed lateness (CloudTrail delivers an object
+    /// within about 15 minutes of its events).
+    pub fn live() -> Self {
+        PackOptions {
+            windows: CorrelatorOptions::default(),
+            first_seen: FirstSeenOptions::default(),
+        }
+    }
+
+    /// Replay: unbounded lateness — nothing is applied before the end of input, so the alerts
+    /// do not depend on the order files are read (bounded by `max_buffered`).
+    pub fn replay() -> Self {
+        PackOptions {
+            windows: CorrelatorOptions {
+                allowed_lateness_secs: None,
+                ..CorrelatorOptions::default()
+            },
+            first_seen: FirstSeenOptions::default(),
+        }
+    }
+}
+
+/// Counters of a [`PackEngine`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackStats {
+    /// Events seen.
+    pub events: u64,
+    /// Step matches put in the windows (one per key combination).
+    pub observations: u64,
+    pub alerts: u64,
+    /// First-seen observations that were new but not reported: the baseline was learning.
+    pub learning: u64,
+    pub windows: CorrelatorStats,
+    pub first_seen: FirstSeenStats,
+}
+
+/// The evidence of one observation: the event's key and the alert it raises on its own.
+#[derive(Debug)]
+struct PackEv {
+    key: String,
+    alert: Alert,
+    /// `first-seen`: the value that may be new.
+    value: Option<String>,
+}
+
+impl Evidence for PackEv {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// A stateful detection (a rule, or one of its `also` entries) as the runtime runs it.
+#[derive(Debug)]
+struct Rule {
+    id: String,
+    title: String,
+    mitre: Vec<String>,
+    own_summary: bool,
+    stateful: Stateful,
+    first_seen: Option<FirstSeenSpec>,
+}
+
+/// The windowed rules' runtime: a pipeline [`Detector`].
+pub struct PackEngine {
+    engine: Engine,
+    rules: Vec<Rule>,
+    /// (engine rule index, variant) → correlation (= index in `rules`).
+    corr_of: HashMap<(usize, usize), u32>,
+    correlator: Correlator<PackEv>,
+    baselines: FirstSeenStore,
+    hits: Vec<StepHit>,
+    stats: PackStats,
+}
+
+impl std::fmt::Debug for PackEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackEngine")
+            .field(
+                "rules",
+                &self.rules.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            )
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn window_spec(s: &Stateful) -> WindowSpec {
+    let at_least = |n: u64| CorrelationCondition {
+        gte: Some(n as f64),
+        ..CorrelationCondition::default()
+    };
+    let (kind, timespan_secs, suppress_secs) = match s.kind {
+        RuleKind::Threshold => (CorrelationType::EventCount, s.window_secs, 0),
+        RuleKind::DistinctCount => (CorrelationType::ValueCount, s.window_secs, 0),
+        RuleKind::Sequence => (CorrelationType::TemporalOrdered, s.window_secs, 0),
+        // Dedup: the first event of a key fires, the key is then quiet for the window.
+        RuleKind::Event => (CorrelationType::EventCount, 0, s.window_secs),
+        // First-seen: every observation "fires" in event-time order; the store decides.
+        RuleKind::FirstSeen => (CorrelationType::EventCount, 0, 0),
+    };
+    WindowSpec {
+        kind,
+        inputs: s.steps.len().max(1),
+        timespan_secs,
+        condition: at_least(match s.kind {
+            RuleKind::Sequence => s.steps.len() as u64,
+            _ => s.threshold.max(1),
+        }),
+        suppress_secs,
+        // A redelivered object, an organisation trail and a member trail: one event.
+        distinct_events: true,
+    }
+}
+
+impl PackEngine {
+    /// Compiles the stateful rules of `policies` (plain event rules are left to
+    /// [`Engine::evaluate`]), with the same IP lists and overrides as the event rules.
+    pub fn new(
+        policies: &Policies,
+        lists: &IpLists,
+        overrides: &Overrides,
+        opts: PackOptions,
+    ) -> Result<PackEngine, DetectError> {
+        let engine = Engine::new(policies, lists, overrides)?;
+        let mut rules = Vec::new();
+        let mut corr_of = HashMap::new();
+        let mut specs = Vec::new();
+        for (i, vi, p, s) in engine.stateful_rules() {
+            corr_of.insert((i, vi), rules.len() as u32);
+            specs.push(window_spec(s));
+            rules.push(Rule {
+                id: p.id().to_string(),
+                title: p.title().to_string(),
+                mitre: p.mitre().to_vec(),
+                own_summary: p.spec().summary.is_some(),
+                stateful: s.clone(),
+                first_seen: s.first_seen.as_ref().map(|f| FirstSeenSpec {
+                    baseline_secs: f.baseline_secs,
+                    learning_secs: f.learning_secs,
+                    learn_from: if f.learn_from_entity {
+                        LearnFrom::Entity
+                    } else {
+                        LearnFrom::History
+                    },
+                }),
+            });
+        }
+        Ok(PackEngine {
+            engine,
+            rules,
+            corr_of,
+            correlator: Correlator::new(specs, opts.windows),
+            baselines: FirstSeenStore::new(opts.first_seen),
+            hits: Vec::new(),
+            stats: PackStats::default(),
+        })
+    }
+
+    /// Ids of the stateful rules that run.
+    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.id.as_str())
+    }
+
+    /// No stateful rule runs (the detector can be left out).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The detect engine the steps run on (its `disabled()` lists rules that do not run).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Evaluates one event: matching steps wait in the reorder buffer (see
+    /// [`PackEngine::advance`]). `source_object` names the event's object. No allocation
+    /// unless a step matches.
+    pub fn evaluate(&mut self, event: &Event, source_object: &str) {
+        if event.is_insight() {
+            return;
+        }
+        self.stats.events += 1;
+        self.correlator.see(event.event_time);
+        self.baselines.note_time(event.event_time);
+        self.hits.clear();
+        self.engine
+            .evaluate_stateful(event, EventRef { source_object }, &mut self.hits);
+        for hit in self.hits.drain(..) {
+            let Some(&corr) = self.corr_of.get(&(hit.rule, hit.variant)) else {
+                continue;
+            };
+            let first_seen = self
+                .rules
+                .get(corr as usize)
+                .is_some_and(|r| r.kind() == RuleKind::FirstSeen);
+            let key = evidence_key(&hit.alert);
+            let ev = Arc::new(PackEv {
+                key,
+                value: if first_seen { hit.value.clone() } else { None },
+                alert: hit.alert,
+            });
+            for k in hit.keys {
+                self.stats.observations += 1;
+                self.correlator.observe(Observation {
+                    time: event.event_time,
+                    corr,
+                    pos: hit.step as u32,
+                    group: k.into_iter().map(Some).collect(),
+                    value: if first_seen { None } else { hit.value.clone() },
+                    ev: ev.clone(),
+                });
+            }
+        }
+    }
+
+    /// Applies every buffered observation the watermark has passed (call after each object).
+    pub fn advance(&mut self, out: &mut Vec<Alert>) {
+        let Self {
+            correlator,
+            rules,
+            baselines,
+            stats,
+            ..
+        } = self;
+        correlator.advance(&mut |f, _| fired(f, rules, baselines, stats, out));
+    }
+
+    /// Applies everything still buffered (end of input).
+    pub fn flush(&mut self, out: &mut Vec<Alert>) {
+        let Self {
+            correlator,
+            rules,
+            baselines,
+            stats,
+            ..
+        } = self;
+        correlator.flush(&mut |f, _| fired(f, rules, baselines, stats, out));
+    }
+
+    pub fn stats(&self) -> PackStats {
+        let mut s = self.stats.clone();
+        s.windows = self.correlator.stats();
+        s.first_seen = self.baselines.stats().clone();
+        s
+    }
+
+    /// The first-seen baselines (snapshot, restore).
+    pub fn baselines(&self) -> &FirstSeenStore {
+        &self.baselines
+    }
+
+    pub fn baselines_mut(&mut self) -> &mut FirstSeenStore {
+        &mut self.baselines
+    }
+
+    /// Restores the first-seen baselines from `path` (`Ok(false)`: no file yet).
+    pub fn load_state(&mut self, path: &Path) -> Result<bool, AnomalyError> {
+        self.baselines.load(path)
+    }
+
+    /// Saves the first-seen baselines to `path` atomically.
+    pub fn save_state(&self, path: &Path) -> Result<(), AnomalyError> {
+        self.baselines.save(path)
+    }
+}
+
+impl Rule {
+    fn kind(&self) -> RuleKind {
+        self.stateful.kind
+    }
+}
+
+impl Detector for PackEngine {
+    fn detect(&mut self, batch: &Batch, out: &mut Vec<Alert>) {
+        for e in &batch.events {
+            self.evaluate(e, &batch.object.key);
+        }
+        self.advance(out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<Alert>) {
+        self.flush(out);
+    }
+}
+
+/// The evidence key of a single-event alert: `event:<eventID>`, else the object and index.
+fn evidence_key(a: &Alert) -> String {
+    match a.event_ids.first() {
+        Some(r) if r.contains('#') => format!("object:{r}"),
+        Some(r) => format!("event:{r}"),
+        None => format!("alert:{}", a.id),
+    }
+}
+
+fn duration_text(secs: u64) -> String {
+    for (unit, n) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs >= n && secs.is_multiple_of(n) {
+            return format!("{}{unit}", secs / n);
+        }
+    }
+    format!("{secs}s")
+}
+
+fn group_map(names: &[String], group: &[Option<String>]) -> Map<String, Value> {
+    names
+        .iter()
+        .zip(group)
+        .map(|(n, v)| (n.clone(), v.clone().map_or(Value::Null, Value::String)))
+        .collect()
+}
+
+fn group_text(names: &[String], group: &[Option<String>]) -> String {
+    names
+        .iter()
+        .zip(group)
+        .map(|(n, v)| format!("{n}={}", v.as_deref().unwrap_or("-")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A window (or baseline check) fired: the alert, if any.
+fn fired(
+    f: Firing<PackEv>,
+    rules: &[Rule],
+    baselines: &mut FirstSeenStore,
+    stats: &mut PackStats,
+    out: &mut Vec<Alert>,
+) {
+    let Some(rule) = rules.get(f.corr as usize) else {
+        return;
+    };
+    let alert = match rule.kind() {
+        RuleKind::Event => dedup_alert(rule, &f),
+        RuleKind::FirstSeen => first_seen_alert(rule, &f, baselines, stats),
+        RuleKind::Threshold | RuleKind::DistinctCount | RuleKind::Sequence => {
+            window_alert(rule, &f)
+        }
+    };
+    if let Some(a) = alert {
+        stats.alerts += 1;
+        out.push(a);
+    }
+}
+
+fn dedup_alert(rule: &Rule, f: &Firing<PackEv>) -> Option<Alert> {
+    let item = f.items.last()?;
+    let mut a = item.ev.alert.clone();
+    let mut d = Map::new();
+    d.insert(
+        "by".into(),
+        Value::Object(group_map(&rule.stateful.group_by, &f.group)),
+    );
+    d.insert("window_secs".into(), Value::from(rule.stateful.window_secs));
+    a.evidence.insert("dedup".into(), Value::Object(d));
+    Some(a)
+}
+
+fn first_seen_alert(
+    rule: &Rule,
+    f: &Firing<PackEv>,
+    baselines: &mut FirstSeenStore,
+    stats: &mut PackStats,
+) -> Option<Alert> {
+    let item = f.items.last()?;
+    let spec = rule.first_seen.as_ref()?;
+    let params = rule.stateful.first_seen.as_ref()?;
+    let value = item.ev.value.as_deref()?;
+    let entity = group_key(&f.group);
+    let verdict = baselines.observe(&rule.id, &entity, value, f.time, spec);
+    let FirstSeenVerdict::New {
+        mature,
+        entity_since,
+        history_since,
+        known,
+    } = verdict
+    else {
+        return None;
+    };
+    if !mature {
+        stats.learning += 1;
+        return None;
+    }
+    let mut a = item.ev.alert.clone();
+    let values: Vec<&str> = value.split('\u{1f}').collect();
+    let mut fs = Map::new();
+    fs.insert(
+        "entity".into(),
+        Value::Object(group_map(&params.entity, &f.group)),
+    );
+    fs.insert(
+        "value".into(),
+        Value::Object(
+            params
+                .value
+                .iter()
+                .zip(&values)
+                .map(|(n, v)| (n.clone(), Value::String((*v).to_string())))
+                .collect(),
+        ),
+    );
+    fs.insert("baseline_secs".into(), Value::from(spec.baseline_secs));
+    fs.insert("learning_secs".into(), Value::from(spec.learning_secs));
+    fs.insert(
+        "learn_from".into(),
+        Value::String(
+            match spec.learn_from {
+                LearnFrom::History => "history",
+                LearnFrom::Entity => "entity",
+            }
+            .into(),
+        ),
+    );
+    fs.insert(
+        "entity_since".into(),
+        Value::String(format_event_time(entity_since)),
+    );
+    fs.insert(
+        "history_since".into(),
+        Value::String(format_event_time(history_since)),
+    );
+    fs.insert(
+        "known".into(),
+        Value::Array(
+            known
+                .into_iter()
+                .take(MAX_EVIDENCE_EVENTS)
+                .map(|k| Value::String(k.replace('\u{1f}', " / ")))
+                .collect(),
+        ),
+    );
+    a.evidence.insert("first_seen".into(), Value::Object(fs));
+    a.id = alert_id(
+        &rule.id,
+        &[
+            &format!("entity:{entity}"),
+            &format!("value:{value}"),
+            &item.ev.key,
+        ],
+    );
+    a.summary = format!(
+        "{} (new for {} within {})",
+        a.summary,
+        group_text(&params.entity, &f.group),
+        duration_text(spec.baseline_secs)
+    );
+    Some(a)
+}
+
+fn window_alert(rule: &Rule, f: &Firing<PackEv>) -> Option<Alert> {
+    let last = f.items.last()?;
+    let s = &rule.stateful;
+    let gkey = group_key(&f.group);
+    let mut keys: Vec<&str> = Vec::with_capacity(f.items.len() + 1);
+    keys.push(&gkey);
+    keys.extend(f.items.iter().map(|i| i.ev.key.as_str()));
+    let id = alert_id(&rule.id, &keys);
+    let mut event_ids: Vec<String> = Vec::new();
+    for it in &f.items {
+        for r in &it.ev.alert.event_ids {
+            if event_ids.len() < MAX_EVIDENCE_EVENTS && !event_ids.contains(r) {
+                event_ids.push(r.clone());
+            }
+        }
+    }
+    let first = f.items.first().map_or(f.time, |i| i.time);
+    let window = duration_text(s.window_secs);
+    let mut w = Map::new();
+    w.insert("kind".into(), Value::String(s.kind.as_str().into()));
+    w.insert("secs".into(), Value::from(s.window_secs));
+    w.insert("start".into(), Value::String(format_event_time(first)));
+    w.insert("end".into(), Value::String(format_event_time(f.time)));
+    w.insert(
+        "group_by".into(),
+        Value::Object(group_map(&s.group_by, &f.group)),
+    );
+    w.insert("threshold".into(), Value::from(s.threshold));
+    w.insert(
+        "observed".into(),
+        serde_json::Number::from_f64(f.figure).map_or(Value::Null, Value::Number),
+    );
+    w.insert(
+        "events".into(),
+        Value::Array(event_ids.iter().cloned().map(Value::String).collect()),
+    );
+    let observed = f.figure as u64;
+    let group = group_text(&s.group_by, &f.group);
+    let for_group = if group.is_empty() {
+        String::new()
+    } else {
+        format!(" for {group}")
+    };
+    let what = match s.kind {
+        RuleKind::DistinctCount => {
+            let mut vals: Vec<&str> = f.items.iter().filter_map(|i| i.value.as_deref()).collect();
+            vals.sort_unstable();
+            vals.dedup();
+            vals.truncate(MAX_EVIDENCE_EVENTS);
+            w.insert(
+                "distinct".into(),
+                Value::String(s.distinct.clone().unwrap_or_default()),
+            );
+            w.insert(
+                "values".into(),
+                Value::Array(vals.iter().map(|v| Value::String((*v).into())).collect()),
+            );
+            format!(
+                "{observed} distinct {} ({}) within {window}{for_group} (threshold {})",
+                s.distinct.as_deref().unwrap_or("values"),
+                vals.join(", "),
+                s.threshold
+            )
+        }
+        RuleKind::Sequence => {
+            let mut next = 0usize;
+            let mut steps = Vec::new();
+            for it in &f.items {
+                if it.pos as usize == next {
+                    let mut st = Map::new();
+                    st.insert(
+                        "step".into(),
+                        Value::String(s.steps.get(next).cloned().unwrap_or_default()),
+                    );
+                    st.insert("time".into(), Value::String(format_event_time(it.time)));
+                    st.insert(
+                        "event".into(),
+                        it.ev
+                            .alert
+                            .event_ids
+                            .first()
+                            .map_or(Value::Null, |e| Value::String(e.clone())),
+                    );
+                    steps.push(Value::Object(st));
+                    next += 1;
+                }
+            }
+            w.insert("steps".into(), Value::Array(steps));
+            format!("{} within {window}{for_group}", s.steps.join(" → "))
+        }
+        _ => format!(
+            "{observed} events within {window}{for_group} (threshold {})",
+            s.threshold
+        ),
+    };
+    let mut evidence = Map::new();
+    if let Some(v) = &s.variant {
+        evidence.insert("variant".into(), Value::String(v.clone()));
+    }
+    evidence.insert("window".into(), Value::Object(w));
+    evidence.insert(
+        "last_event".into(),
+        Value::Object(last.ev.alert.evidence.clone()),
+    );
+    let la = &last.ev.alert;
+    let summary = if rule.own_summary {
+        format!("{} ({what})", la.summary)
+    } else {
+        format!("{}: {what}", rule.title)
+    };
+    Some(Alert {
+        id,
+        rule_id: rule.id.clone(),
+        title: rule.title.clone(),
+        severity: la.severity,
+        mitre: rule.mitre.clone(),
+        first_event_time: format_event_time(first),
+        last_event_time: format_event_time(f.time),
+        count: f.items.len() as u64,
+        event_ids,
+        summary,
+        evidence,
+        ..la.clone()
+    })
+}
+
+/// Runs a stateful rule's test events in a [`PackEngine`] of its own (replay settings).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PackRunner;
+
+impl CaseRunner for PackRunner {
+    fn run(
+        &self,
+        policy: &Policy,
+        lists: &IpLists,
+        events: &[Event],
+        source_object: &str,
+    ) -> Result<Vec<Alert>, String> {
+        let mut single = Policies::new();
+        single.add(policy.clone()).map_err(|e| e.to_string())?;
+        let mut overrides = Overrides::default();
+        overrides.policies.insert(
+            policy.id().to_string(),
+            PolicyOverride {
+                enabled: Some(true),
+                ..PolicyOverride::default()
+            },
+        );
+        let mut pack = PackEngine::new(&single, lists, &overrides, PackOptions::replay())
+            .map_err(|e| e.to_string())?;
+        if let Some(d) = pack.engine().disabled().first() {
+            return Err(format!("policy not runnable: {}", d.reason));
+        }
+        let mut out = Vec::new();
+        // Each event its own object, as files would bring them; the rule's plain event
+        // detections (`also` entries of kind event, or a main one) on the engine beside.
+        for e in events {
+            pack.engine()
+                .evaluate(e, EventRef { source_object }, &mut out);
+            pack.evaluate(e, source_object);
+            pack.advance(&mut out);
+        }
+        pack.flush(&mut out);
+        Ok(out)
+    }
+}
+
+/// Every policy's test cases (`trailwarden rules test`): event rules on the detect engine,
+/// stateful rules through this runtime — each multi-event case in the order written and
+/// reversed, which must agree.
+pub fn run_policy_tests(policies: &Policies, lists: &IpLists) -> TestReport {
+    trailwarden_detect::run_policy_tests_with(policies, lists, Some(&PackRunner))
+}
