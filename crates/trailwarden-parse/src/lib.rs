@@ -10,6 +10,7 @@
 //! (`record`) → [`Event`]. Raw JSON members are copied from the original text, never
 //! re-serialised.
 
+pub mod fields;
 mod decode;
 mod model;
 mod principal;

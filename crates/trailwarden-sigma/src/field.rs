@@ -15,220 +15,20 @@
 //!   `rules check` warns about it.
 
 use trailwarden_alert::format_event_time;
-use trailwarden_parse::{Event, IdentityType};
+use trailwarden_parse::Event;
 
 use crate::json::{self, Kind, Tok};
 
-/// A typed member of [`Event`], named as in CloudTrail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Typed {
-    EventVersion,
-    EventSource,
-    EventName,
-    AwsRegion,
-    SourceIpAddress,
-    UserAgent,
-    ErrorCode,
-    ErrorMessage,
-    RequestId,
-    EventId,
-    EventType,
-    EventCategory,
-    ApiVersion,
-    ReadOnly,
-    ManagementEvent,
-    RecipientAccountId,
-    SharedEventId,
-    VpcEndpointId,
-    SessionCredentialFromConsole,
-    IdentityType,
-    PrincipalId,
-    Arn,
-    AccountId,
-    AccessKeyId,
-    UserName,
-    InvokedBy,
-    SessionIssuerType,
-    SessionIssuerPrincipalId,
-    SessionIssuerArn,
-    SessionIssuerUserName,
-    SessionIssuerAccountId,
-    MfaAuthenticated,
-    SourceIdentity,
-    IdentityProvider,
-    OnBehalfOfUserId,
-    IdentityStoreArn,
-}
+// The typed-field and raw-member tables are shared with the activity policies
+// (`trailwarden_parse::fields`); Sigma accepts only CloudTrail's own names, not the derived
+// `principal` / `account`.
+pub(crate) use trailwarden_parse::fields::{RawRoot, TypedField as Typed, RAW_COUNT, RAW_ROOTS};
 
-/// Every typed field name, with its accessor. `pub` through [`crate::typed_field_names`].
-pub(crate) const TYPED_FIELDS: &[(&str, Typed)] = &[
-    ("eventVersion", Typed::EventVersion),
-    ("eventSource", Typed::EventSource),
-    ("eventName", Typed::EventName),
-    ("awsRegion", Typed::AwsRegion),
-    ("sourceIPAddress", Typed::SourceIpAddress),
-    ("userAgent", Typed::UserAgent),
-    ("errorCode", Typed::ErrorCode),
-    ("errorMessage", Typed::ErrorMessage),
-    ("requestID", Typed::RequestId),
-    ("eventID", Typed::EventId),
-    ("eventType", Typed::EventType),
-    ("eventCategory", Typed::EventCategory),
-    ("apiVersion", Typed::ApiVersion),
-    ("readOnly", Typed::ReadOnly),
-    ("managementEvent", Typed::ManagementEvent),
-    ("recipientAccountId", Typed::RecipientAccountId),
-    ("sharedEventID", Typed::SharedEventId),
-    ("vpcEndpointId", Typed::VpcEndpointId),
-    (
-        "sessionCredentialFromConsole",
-        Typed::SessionCredentialFromConsole,
-    ),
-    ("userIdentity.type", Typed::IdentityType),
-    ("userIdentity.principalId", Typed::PrincipalId),
-    ("userIdentity.arn", Typed::Arn),
-    ("userIdentity.accountId", Typed::AccountId),
-    ("userIdentity.accessKeyId", Typed::AccessKeyId),
-    ("userIdentity.userName", Typed::UserName),
-    ("userIdentity.invokedBy", Typed::InvokedBy),
-    (
-        "userIdentity.sessionContext.sessionIssuer.type",
-        Typed::SessionIssuerType,
-    ),
-    (
-        "userIdentity.sessionContext.sessionIssuer.principalId",
-        Typed::SessionIssuerPrincipalId,
-    ),
-    (
-        "userIdentity.sessionContext.sessionIssuer.arn",
-        Typed::SessionIssuerArn,
-    ),
-    (
-        "userIdentity.sessionContext.sessionIssuer.userName",
-        Typed::SessionIssuerUserName,
-    ),
-    (
-        "userIdentity.sessionContext.sessionIssuer.accountId",
-        Typed::SessionIssuerAccountId,
-    ),
-    (
-        "userIdentity.sessionContext.attributes.mfaAuthenticated",
-        Typed::MfaAuthenticated,
-    ),
-    (
-        "userIdentity.sessionContext.sourceIdentity",
-        Typed::SourceIdentity,
-    ),
-    ("userIdentity.identityProvider", Typed::IdentityProvider),
-    (
-        "userIdentity.sessionContext.webIdFederationData.federatedProvider",
-        Typed::IdentityProvider,
-    ),
-    ("userIdentity.onBehalfOf.userId", Typed::OnBehalfOfUserId),
-    ("userIdentity.identityStoreArn", Typed::IdentityStoreArn),
-];
-
-fn bool_text(b: Option<bool>) -> Option<&'static str> {
-    b.map(|b| if b { "true" } else { "false" })
-}
-
-impl Typed {
-    /// The field's value; empty strings count as missing.
-    pub(crate) fn get(self, e: &Event) -> Option<&str> {
-        let id = &e.identity;
-        let v = match self {
-            Typed::EventVersion => e.event_version.as_deref(),
-            Typed::EventSource => Some(e.event_source.as_str()),
-            Typed::EventName => Some(e.event_name.as_str()),
-            Typed::AwsRegion => e.aws_region.as_deref(),
-            Typed::SourceIpAddress => e.source_ip_address.as_deref(),
-            Typed::UserAgent => e.user_agent.as_deref(),
-            Typed::ErrorCode => e.error_code.as_deref(),
-            Typed::ErrorMessage => e.error_message.as_deref(),
-            Typed::RequestId => e.request_id.as_deref(),
-            Typed::EventId => e.event_id.as_deref(),
-            Typed::EventType => e.event_type.as_deref(),
-            Typed::EventCategory => e.event_category.as_deref(),
-            Typed::ApiVersion => e.api_version.as_deref(),
-            Typed::ReadOnly => bool_text(e.read_only),
-            Typed::ManagementEvent => bool_text(e.management_event),
-            Typed::RecipientAccountId => e.recipient_account_id.as_deref(),
-            Typed::SharedEventId => e.shared_event_id.as_deref(),
-            Typed::VpcEndpointId => e.vpc_endpoint_id.as_deref(),
-            Typed::SessionCredentialFromConsole => bool_text(e.session_credential_from_console),
-            Typed::IdentityType => match id.kind {
-                IdentityType::Missing => None,
-                ref k => Some(k.as_str()),
-            },
-            Typed::PrincipalId => id.principal_id.as_deref(),
-            Typed::Arn => id.arn.as_deref(),
-            Typed::AccountId => id.account_id.as_deref(),
-            Typed::AccessKeyId => id.access_key_id.as_deref(),
-            Typed::UserName => id.user_name.as_deref(),
-            Typed::InvokedBy => id.invoked_by.as_deref(),
-            Typed::SessionIssuerType => id.session_issuer_type.as_deref(),
-            // The parser does not keep the issuer's principalId; it is the session's own
-            // principalId up to the `:`.
-            Typed::SessionIssuerPrincipalId => id
-                .session_issuer_type
-                .as_ref()
-                .and(id.principal_id.as_deref())
-                .map(|p| p.split(':').next().unwrap_or(p)),
-            Typed::SessionIssuerArn => id.session_issuer_arn.as_deref(),
-            Typed::SessionIssuerUserName => id.session_issuer_user_name.as_deref(),
-            Typed::SessionIssuerAccountId => id.session_issuer_account_id.as_deref(),
-            Typed::MfaAuthenticated => bool_text(id.mfa_authenticated),
-            Typed::SourceIdentity => id.source_identity.as_deref(),
-            Typed::IdentityProvider => id.identity_provider.as_deref(),
-            Typed::OnBehalfOfUserId => id.on_behalf_of_user_id.as_deref(),
-            Typed::IdentityStoreArn => id.identity_store_arn.as_deref(),
-        };
-        v.filter(|s| !s.is_empty())
-    }
-}
-
-/// A raw (JSON text) member of [`Event`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RawRoot {
-    RequestParameters = 0,
-    ResponseElements,
-    AdditionalEventData,
-    Resources,
-    ServiceEventDetails,
-    TlsDetails,
-    InsightDetails,
-    Addendum,
-    EdgeDeviceDetails,
-}
-
-pub(crate) const RAW_COUNT: usize = 9;
-
-pub(crate) const RAW_ROOTS: &[(&str, RawRoot)] = &[
-    ("requestParameters", RawRoot::RequestParameters),
-    ("responseElements", RawRoot::ResponseElements),
-    ("additionalEventData", RawRoot::AdditionalEventData),
-    ("resources", RawRoot::Resources),
-    ("serviceEventDetails", RawRoot::ServiceEventDetails),
-    ("tlsDetails", RawRoot::TlsDetails),
-    ("insightDetails", RawRoot::InsightDetails),
-    ("addendum", RawRoot::Addendum),
-    ("edgeDeviceDetails", RawRoot::EdgeDeviceDetails),
-];
-
-impl RawRoot {
-    pub(crate) fn text(self, e: &Event) -> Option<&str> {
-        match self {
-            RawRoot::RequestParameters => e.request_parameters.as_deref(),
-            RawRoot::ResponseElements => e.response_elements.as_deref(),
-            RawRoot::AdditionalEventData => e.additional_event_data.as_deref(),
-            RawRoot::Resources => e.resources.as_deref(),
-            RawRoot::ServiceEventDetails => e.service_event_details.as_deref(),
-            RawRoot::TlsDetails => e.tls_details.as_deref(),
-            RawRoot::InsightDetails => e.insight_details.as_deref(),
-            RawRoot::Addendum => e.addendum.as_deref(),
-            RawRoot::EdgeDeviceDetails => e.edge_device_details.as_deref(),
-        }
-    }
+/// The CloudTrail record fields Sigma rules can name as typed fields.
+pub(crate) fn record_fields() -> impl Iterator<Item = &'static trailwarden_parse::fields::FieldName> {
+    trailwarden_parse::fields::TYPED_FIELDS
+        .iter()
+        .filter(|f| !f.derived)
 }
 
 /// One step of a raw path; digits also index arrays.
@@ -255,8 +55,8 @@ impl Field {
         if name == "eventTime" {
             return Field::EventTime;
         }
-        if let Some((_, t)) = TYPED_FIELDS.iter().find(|(n, _)| *n == name) {
-            return Field::Typed(*t);
+        if let Some(f) = record_fields().find(|f| f.name == name) {
+            return Field::Typed(f.field);
         }
         let mut parts = name.split('.');
         let first = parts.next().unwrap_or("");
@@ -411,7 +211,7 @@ impl<'e, 's> Ctx<'e, 's> {
 
     /// Every string a keyword may match: each typed field and each raw member's text.
     pub(crate) fn visit_all(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        for (_, t) in TYPED_FIELDS {
+        for t in record_fields().map(|f| &f.field) {
             if t.get(self.event).is_some_and(&mut *f) {
                 return true;
             }

@@ -50,7 +50,7 @@ pub use testing::{check_report, run_rule_tests, SigmaTestReport, SigmaTestResult
 /// The CloudTrail field names that map to typed [`Event`](trailwarden_parse::Event) members
 /// (everything else is a path into a raw JSON member, `eventTime`, or absent).
 pub fn typed_field_names() -> impl Iterator<Item = &'static str> {
-    field::TYPED_FIELDS.iter().map(|(n, _)| *n)
+    field::record_fields().map(|f| f.name)
 }
 
 /// Internals exposed for this crate's integration tests (the naive-interpreter property
