@@ -138,6 +138,15 @@ struct Ctx {
     client: aws_sdk_sqs::Client,
     settings: Arc<SqsSettings>,
     dead_letters: DeadLetters,
+    /// The one task that deletes messages (see [`deleter`]).
+    deletes: mpsc::Sender<DeleteRequest>,
+}
+
+/// A message to delete, and where to say whether it was.
+struct DeleteRequest {
+    receipt: String,
+    message_id: String,
+    done: tokio::sync::oneshot::Sender<bool>,
 }
 
 impl SqsSource {
@@ -169,10 +178,18 @@ impl SqsSource {
         shutdown: impl Future<Output = ()> + Send,
         grace: Duration,
     ) -> SourceReport {
+        let (deletes, delete_rx) = mpsc::channel::<DeleteRequest>(64);
+        let settings = Arc::new(self.settings);
+        let deleter = tokio::spawn(deleter(
+            self.client.clone(),
+            settings.queue_url.clone(),
+            delete_rx,
+        ));
         let ctx = Ctx {
             client: self.client,
-            settings: Arc::new(self.settings),
+            settings,
             dead_letters: self.dead_letters,
+            deletes,
         };
         let health = self.health;
         let s = ctx.settings.clone();
@@ -322,6 +339,9 @@ impl SqsSource {
         .await;
         finalizers.abort_all();
         while finalizers.join_next().await.is_some() {}
+        // every sender is gone once the last context is: the deleter finishes what it holds
+        drop(ctx);
+        let _ = tokio::time::timeout(Duration::from_secs(5), deleter).await;
         report
     }
 }
@@ -492,33 +512,102 @@ fn spawn_finish(finalizers: &mut JoinSet<Finish>, ctx: &Ctx, m: InFlight, f: Fin
 }
 
 async fn delete(ctx: &Ctx, m: &InFlight) {
-    let url = &ctx.settings.queue_url;
-    let r = retry(Backoff::AWS_CALL, "delete message", || async {
-        ctx.client
-            .delete_message()
-            .queue_url(url)
-            .receipt_handle(&m.receipt)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                let (c, d) = classify(&e);
-                AwsError::new(c, "delete message", d)
-            })
-    })
-    .await;
-    match r {
-        Ok(()) => {
-            metrics::counter!("trailwarden_sqs_messages_deleted_total").increment(1);
+    let (done, result) = tokio::sync::oneshot::channel();
+    let req = DeleteRequest {
+        receipt: m.receipt.clone(),
+        message_id: m.message_id.clone(),
+        done,
+    };
+    if ctx.deletes.send(req).await.is_err() || result.await.is_err() {
+        tracing::warn!(message_id = %m.message_id, "delete not done (shutting down); the message will be redelivered");
+    }
+}
+
+/// Deletes messages, one `DeleteMessageBatch` (up to 10) at a time: whatever finished while
+/// the previous batch was in flight goes in the next. One deleter per worker keeps the calls
+/// few under load (a tenth of one-by-one deletes) and never concurrent — concurrent deletes
+/// gain nothing here, and some SQS-compatible servers lose one of two racing deletes.
+async fn deleter(
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+    mut rx: mpsc::Receiver<DeleteRequest>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 10 {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
         }
-        Err(e) => {
-            // the message reappears; outputs are idempotent, so redelivery is harmless
-            tracing::warn!(message_id = %m.message_id, error = %e, "delete failed; the message will be redelivered");
+        let deleted = delete_batch(&client, &queue_url, &batch).await;
+        for (i, r) in batch.into_iter().enumerate() {
+            let ok = deleted.get(i).copied().unwrap_or(false);
+            if ok {
+                metrics::counter!("trailwarden_sqs_messages_deleted_total").increment(1);
+            }
+            let _ = r.done.send(ok);
         }
     }
 }
 
-/// Keeps one message invisible while its objects are processed.
+/// One batch delete (with retries); which entries were deleted, by position.
+async fn delete_batch(
+    client: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    batch: &[DeleteRequest],
+) -> Vec<bool> {
+    use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+    let mut entries = Vec::with_capacity(batch.len());
+    for (i, r) in batch.iter().enumerate() {
+        match DeleteMessageBatchRequestEntry::builder()
+            .id(i.to_string())
+            .receipt_handle(&r.receipt)
+            .build()
+        {
+            Ok(e) => entries.push(e),
+            Err(e) => tracing::error!(message_id = %r.message_id, error = %e, "cannot build a delete entry"),
+        }
+    }
+    let r = retry(Backoff::AWS_CALL, "delete messages", || async {
+        client
+            .delete_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries.clone()))
+            .send()
+            .await
+            .map_err(|e| {
+                let (c, d) = classify(&e);
+                AwsError::new(c, "delete messages", d)
+            })
+    })
+    .await;
+    let mut ok = vec![false; batch.len()];
+    match r {
+        Ok(out) => {
+            for e in out.successful() {
+                if let Some(slot) = e.id().parse::<usize>().ok().and_then(|i| ok.get_mut(i)) {
+                    *slot = true;
+                }
+            }
+            for f in out.failed() {
+                let message_id = f
+                    .id()
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| batch.get(i))
+                    .map_or("?", |r| r.message_id.as_str());
+                // the message reappears; outputs are idempotent, so redelivery is harmless
+                tracing::warn!(message_id, code = f.code(), error = ?f.message(), "delete failed; the message will be redelivered");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(messages = batch.len(), error = %e, "delete failed; the messages will be redelivered");
+        }
+    }
+    ok
+}
+
 async fn heartbeat(ctx: Ctx, receipt: String) {
     let every = ctx
         .settings
