@@ -566,7 +566,9 @@ async fn delete_batch(
             .build()
         {
             Ok(e) => entries.push(e),
-            Err(e) => tracing::error!(message_id = %r.message_id, error = %e, "cannot build a delete entry"),
+            Err(e) => {
+                tracing::error!(message_id = %r.message_id, error = %e, "cannot build a delete entry")
+            }
         }
     }
     let r = retry(Backoff::AWS_CALL, "delete messages", || async {

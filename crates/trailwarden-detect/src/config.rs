@@ -140,13 +140,13 @@ impl RulesConfig {
                 return Err(DetectError::UnknownPolicy { id: id.clone() });
             }
         }
-        if let Some(bad) = self
+        if let Some(wrong) = self
             .known_accounts
             .iter()
             .find(|a| !(a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())))
         {
             return Err(bad(format!(
-                "known_accounts: `{bad}` is not a 12-digit account id"
+                "known_accounts: `{wrong}` is not a 12-digit account id"
             )));
         }
         let mut out = Overrides {

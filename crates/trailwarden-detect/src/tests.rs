@@ -1375,3 +1375,146 @@ fn docs_rules_md_is_generated_from_the_rule_files() {
     assert!(want.contains("## Execution (TA0002)"));
     assert!(want.contains("threshold ≥ 5 / 15m"));
 }
+
+// ---------------------------------------------------------------- known accounts
+
+const OUTSIDE_ACCOUNT: &str = r#"
+id: outside-account
+title: Outside account
+description: d
+severity: high
+mitre: [T1199]
+match:
+  event_source: sts.amazonaws.com
+  event_name: AssumeRole
+  where:
+    - field: userIdentity.accountId
+      known_account: false
+"#;
+
+const INSIDE_ACCOUNT: &str = r#"
+id: inside-account
+title: Inside account
+description: d
+severity: low
+mitre: [T1199]
+match:
+  event_source: sts.amazonaws.com
+  event_name: AssumeRole
+  where:
+    - field: requestParameters.roleArn
+      known_account: true
+"#;
+
+const GRANT: &str = r#"
+id: grant
+title: Grant
+description: d
+severity: high
+mitre: [T1537]
+match:
+  event_source: s3.amazonaws.com
+  event_name: PutBucketPolicy
+  check: policy-cross-account
+"#;
+
+fn assume_role_by(account: &str, role_account: &str) -> Event {
+    let text = json!({
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "AWSAccount", "principalId": "AIDAEXAMPLE", "accountId": account},
+        "eventTime": "2024-06-07T10:00:00Z",
+        "eventSource": "sts.amazonaws.com",
+        "eventName": "AssumeRole",
+        "requestParameters": {"roleArn": format!("arn:aws:iam::{role_account}:role/x"), "roleSessionName": "s"},
+        "eventID": format!("e-{account}-{role_account}"),
+        "recipientAccountId": "111122223333"
+    })
+    .to_string();
+    trailwarden_parse::parse_record(text.as_bytes()).unwrap()
+}
+
+fn ids(engine: &Engine, e: &Event) -> Vec<String> {
+    eval(engine, e).into_iter().map(|a| a.rule_id).collect()
+}
+
+#[test]
+fn known_account_condition_uses_own_and_configured_accounts() {
+    let ps = policies(&[OUTSIDE_ACCOUNT, INSIDE_ACCOUNT]);
+    // Without a list only the recording account is known.
+    let bare = Engine::new(&ps, &IpLists::new(), &Overrides::default()).unwrap();
+    assert_eq!(
+        ids(&bare, &assume_role_by("444455556666", "111122223333")),
+        ["outside-account", "inside-account"]
+    );
+    assert_eq!(
+        ids(&bare, &assume_role_by("111122223333", "444455556666")),
+        Vec::<String>::new()
+    );
+    let ov = config("[rules]\nknown_accounts = [\"444455556666\"]\n")
+        .resolve(&ps)
+        .unwrap();
+    assert_eq!(ov.known_accounts, ["444455556666"]);
+    let engine = Engine::new(&ps, &IpLists::new(), &ov).unwrap();
+    // A configured account is known; an ARN's account is read from the ARN.
+    assert_eq!(
+        ids(&engine, &assume_role_by("444455556666", "444455556666")),
+        ["inside-account"]
+    );
+    assert_eq!(
+        ids(&engine, &assume_role_by("999988887777", "999988887777")),
+        ["outside-account"]
+    );
+    // A value that is not an account counts for neither `true` nor `false`.
+    let mut e = assume_role_by("444455556666", "111122223333");
+    e.identity.account_id = Some("not-an-account".into());
+    assert_eq!(ids(&bare, &e), ["inside-account"]);
+}
+
+#[test]
+fn known_accounts_reach_the_cross_account_analyzer() {
+    let ps = policies(&[GRANT]);
+    let put = |account: &str| {
+        let text = json!({
+            "eventVersion": "1.09",
+            "eventTime": "2024-06-07T10:00:00Z",
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "PutBucketPolicy",
+            "requestParameters": {"bucketName": "b", "bucketPolicy": {"Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                 "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}},
+            "eventID": "e-1",
+            "recipientAccountId": "111122223333"
+        })
+        .to_string();
+        trailwarden_parse::parse_record(text.as_bytes()).unwrap()
+    };
+    let bare = Engine::new(&ps, &IpLists::new(), &Overrides::default()).unwrap();
+    assert_eq!(ids(&bare, &put("999988887777")), ["grant"]);
+    let ov = config("[rules]\nknown_accounts = [\"999988887777\"]\n")
+        .resolve(&ps)
+        .unwrap();
+    let engine = Engine::new(&ps, &IpLists::new(), &ov).unwrap();
+    assert!(ids(&engine, &put("999988887777")).is_empty());
+    assert_eq!(ids(&engine, &put("222233334444")), ["grant"]);
+}
+
+#[test]
+fn known_accounts_must_be_account_ids() {
+    let ps = policies(&[OUTSIDE_ACCOUNT]);
+    let err = config("[rules]\nknown_accounts = [\"acme\"]\n")
+        .resolve(&ps)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`acme` is not a 12-digit account id"),
+        "{err}"
+    );
+    let ov = Overrides {
+        known_accounts: vec!["12345".into()],
+        ..Overrides::default()
+    };
+    assert!(matches!(
+        Engine::new(&ps, &IpLists::new(), &ov),
+        Err(DetectError::Override { .. })
+    ));
+}

@@ -865,14 +865,14 @@ impl<R: Rng> Builder<'_, R> {
         }
         self.create_access_key(s, &[], &marco, D8 + 16 * H + 30 * M);
 
-        // Two admin writes a day, then 35 in 23 minutes: the 30th reaches the threshold
-        // (30 ≥ 30, above 5 × the usual peak of 2).
+        // Two admin writes a day, 20 minutes apart, then 35 in 23 minutes: the 30th reaches
+        // the threshold (30 ≥ 30, above 5 × the usual peak of 2).
         let s = sc("unusual-admin-activity-rate", UNUSUAL_ADMIN);
         let nils = self.user("nils", site("gb-london"), 1);
         self.history(s, &nils, 0..HISTORY_DAYS);
         for d in 0..HISTORY_DAYS {
             self.tag_role(s, &[], &nils, d * D + 10 * H);
-            self.tag_role(s, &[], &nils, d * D + 15 * H);
+            self.tag_role(s, &[], &nils, d * D + 10 * H + 20 * M);
         }
         for i in 0..35 {
             let alerts: &[&str] = if i == 29 { &[UNUSUAL_ADMIN] } else { &[] };
@@ -884,7 +884,7 @@ impl<R: Rng> Builder<'_, R> {
         self.history(s, &olga, 0..HISTORY_DAYS);
         for d in 0..HISTORY_DAYS {
             self.tag_role(s, &[], &olga, d * D + 10 * H);
-            self.tag_role(s, &[], &olga, d * D + 15 * H);
+            self.tag_role(s, &[], &olga, d * D + 10 * H + 20 * M);
         }
         for i in 0..25 {
             self.tag_role(s, &[], &olga, D9 + 15 * H + i * 40);

@@ -1,16 +1,19 @@
-//! Where generated addresses are. Every source address the generator writes comes from one
-//! [`GeoSite`]: a place and address prefixes that a MaxMind-format City database (GeoLite2-City)
-//! puts there. A principal draws all its addresses from one site, so its background activity is
-//! geo-consistent: it never seems to travel and stays in one country.
+//! Where generated addresses are. Every public address of the background (and of the anomaly
+//! scenarios' principals) comes from one [`GeoSite`]: a place and address prefixes that a
+//! MaxMind-format City database (GeoLite2-City) puts there. A principal draws all its addresses
+//! from one site, so its background activity is geo-consistent: it never seems to travel and
+//! stays in one country. (Other source addresses are not geo-located at all: service host
+//! names, `AWS Internal`, VPC-endpoint private addresses, and the documentation ranges of the
+//! risky, anonymous and suspicious lists.)
 //!
-//! The generator does not read a database. The prefixes were chosen by looking every /24 up in
-//! GeoLite2-City (build of November 2025) and keeping those located in the site's metro area (for
-//! cloud and residential IPv6 ranges the database often knows only the country: those prefixes
-//! carry a large accuracy radius there). `crates/trailwarden/tests/anomaly_scenarios.rs` checks
-//! the table against `../shared/data/geo/GeoLite2-City.mmdb` when it is present: every sampled
-//! address in the site's country, and any two addresses of one site less than the
-//! impossible-travel minimum distance (500 km) apart once both accuracy radii are subtracted. The
-//! same table builds the tiny database that test uses when the real one is absent.
+//! The generator does not read a database. The prefixes were chosen by looking every /24 of
+//! candidate ranges up in GeoLite2-City (the build of 3 July 2018 in `../shared/data/geo/`) and
+//! keeping those located in the site's metro area; for cloud ranges and residential IPv6 the
+//! database often knows little more than the country, with an accuracy radius to match.
+//! `crates/trailwarden/tests/anomaly_scenarios.rs` checks the table against that database when
+//! it is present — every sampled address in the site's country, and any two places of one site
+//! less than the impossible-travel minimum distance (500 km) apart once both accuracy radii are
+//! subtracted — and builds from the table the tiny database it uses otherwise.
 
 use rand::seq::IndexedRandom;
 use rand::Rng;

@@ -18,7 +18,7 @@
 //! * **Principals** (about 100–300 with stable behaviour; each acts from the same
 //!   addresses with the same user agents throughout):
 //!   people with IAM users (console sign-in with MFA, then console or `aws-cli` calls from
-//!   one or two home/office addresses, some IPv6); the root user (a few console sign-ins with
+//!   one or two home/office addresses in their home city, some IPv6); the root user (a few console sign-ins with
 //!   MFA, scheduled so that every run has some in each account, and rare account reads); a
 //!   machine IAM user; CI roles (`github-actions-deploy`,
 //!   `terraform-ci`) calling from CI runner addresses; one EC2 instance-role session per
@@ -31,7 +31,13 @@
 //!   `SAMLUser`s (`AssumeRoleWithSAML`) and GitHub OIDC `WebIdentityUser`s
 //!   (`AssumeRoleWithWebIdentity`); `AWSAccount` callers from another account of the
 //!   organisation and from a vendor; and `IdentityCenterUser`s of the access portal.
-//!   People are about five times less active at night (UTC).
+//!   People are about five times less active at night (UTC). EC2 instance roles outside
+//!   the home region carry the region in their name (`app-server-role-eu-west-1`).
+//! * **Addresses** are geo-consistent: each principal (as the anomaly engine keys it) draws
+//!   all its addresses from one [`GeoSite`] of [`GEO_SITES`] — a city for people (San
+//!   Francisco, Seattle, Toronto, London, Berlin, Paris), the AWS region's egress for EC2,
+//!   Lambda and machine callers, Azure US for CI runners — whose prefixes a GeoLite2-City
+//!   database puts there. So background activity never looks like travel or a new country.
 //! * **Events.** Mostly reads (`Describe*`, `Get*`, `List*`, STS, KMS, SSM…), some benign
 //!   writes (instance start/stop/run/terminate, tags, snapshots, Lambda deployments, log
 //!   streams, alarms), a small share of S3 data events (`GetObject`/`PutObject`, category
@@ -41,15 +47,27 @@
 //!   ([`POLICY_EVENT_NAMES`]), never fail a sign-in, and never come from the risky
 //!   addresses ([`RISKY_CIDR`], [`RISKY_SINGLE_IP`]).
 //! * **Time.** Events start at 2024-03-01T00:00:00Z and span `events × 0.4 s` (at least an
-//!   hour): 1,000,000 events cover about 4.6 days.
+//!   hour): 1,000,000 events cover about 4.6 days. [`GenConfig::span_days`] sets the span
+//!   instead; with anomaly scenarios it is at least [`ANOMALY_SPAN_DAYS`] days.
+//!
+//! # Anomaly scenarios
+//!
+//! With [`GenConfig::anomaly_scenarios`], dedicated principals of the first account build a
+//! week of baseline from day 0 (reads from their home addresses, plus what their scenario
+//! needs: a second country, a VPN address, routine deletions, launches, admin actions, failed
+//! sign-ins), then play a positive or a near miss of one of the eleven anomaly detections
+//! ([`ANOMALY_DETECTIONS`]) on days 8 and 9, at fixed times. The catalogue is in
+//! `docs/anomaly.md`. These events are never delivered late, and objects default to 5-minute
+//! windows, so the anomaly engine (15 minutes of allowed lateness) sees them in event-time
+//! order and the manifest can name each alert's trigger.
 //!
 //! # Delivery
 //!
 //! Each account+region stream is cut into delivery windows. By default the window length is
 //! chosen so that an object holds about 2,000 records on average (1,000,000 events → a few
 //! hundred objects, windows of a couple of hours); [`GenConfig::window_minutes`] fixes it
-//! instead (real CloudTrail: 5). About one window in twelve is longer (5 → 15 minutes; 10
-//! minutes more for longer windows).
+//! instead (real CloudTrail: 5, the default with anomaly scenarios). About one window in
+//! twelve is longer (5 → 15 minutes; 10 minutes more for longer windows).
 //! Objects are named after their window's start
 //! (`<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 alnum>.json.gz`), records within an
 //! object are only roughly in time order, and some events of a window's last minutes arrive
@@ -68,14 +86,23 @@
 //!   — one Insights object with a `Start`/`End` pair (`AwsCloudTrailInsight`).
 //! * [`MANIFEST_FILE`] (`scenarios.jsonl`) — one line per injected event:
 //!   `{"event_id":…,"scenario":…,"expect":[policy ids…]}`; empty when scenarios are off.
+//!   Anomaly scenario events add `"detection"` (what the scenario is about), `"anomaly"` (the
+//!   detections that must raise an alert whose trigger — the last of its `event_ids` — is this
+//!   event; `[]` for near misses and history) and `"principal"` (the actor's principal key).
+//!   Policy scenario events have no `"anomaly"`: they promise nothing about the anomaly
+//!   detections (a first-time admin action may well be unusual).
 //! * [`RISKY_IPS_FILE`] (`risky-ips.txt`) — the risky address list for `risky-ip-logon`.
+//! * With anomaly scenarios: [`ANONYMOUS_IPS_FILE`] (`--ip-list anonymous=…`, holding
+//!   [`ANONYMOUS_CIDR`]), [`SUSPICIOUS_IPS_FILE`] (`--ip-list suspicious=…`,
+//!   [`SUSPICIOUS_CIDR`]) and [`TERMINATED_USERS_FILE`] (`--terminated-users …`); background
+//!   traffic never uses those addresses or users.
 //!
 //! # Counting
 //!
 //! [`GenConfig::events`] is the exact number of records written across all `Records`
 //! arrays: background events **plus** the injected scenario events **plus** the
 //! [`INSIGHT_EVENTS`] Insights records. With scenarios on, `events` must be at least
-//! [`min_events`]`(true)`.
+//! [`min_events`]`(true)`, plus [`anomaly_scenario_event_count`] with anomaly scenarios.
 
 mod anomaly;
 mod background;

@@ -14,8 +14,9 @@ use regex::Regex;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use trailwarden_gen::{
-    generate, min_events, GenConfig, GenSummary, MANIFEST_FILE, POLICY_EVENT_NAMES, POLICY_IDS,
-    RISKY_IPS_FILE,
+    anomaly_scenario_event_count, generate, min_events, GenConfig, GenSummary, ANOMALY_DETECTIONS,
+    ANONYMOUS_IPS_FILE, GEO_SITES, MANIFEST_FILE, POLICY_EVENT_NAMES, POLICY_IDS, RISKY_IPS_FILE,
+    SUSPICIOUS_IPS_FILE, TERMINATED_USERS_FILE,
 };
 
 const EVENTS: u64 = 3000;
@@ -827,4 +828,148 @@ fn refuses_too_few_events_and_an_existing_trail() {
     assert_eq!(generate(&zero).expect("zero events").events, 0);
     fs::remove_dir_all(dir).expect("cleanup");
     fs::remove_dir_all(empty).expect("cleanup");
+}
+
+/// The generator's site of an address (by prefix), if any.
+fn site_of(ip: &str) -> Option<&'static str> {
+    GEO_SITES
+        .iter()
+        .find(|s| s.prefixes.iter().any(|p| ip.starts_with(p)))
+        .map(|s| s.name)
+}
+
+/// Background is geo-consistent: every public address a principal (keyed as the anomaly
+/// engine keys it) calls from belongs to one site of the generator's table.
+#[test]
+fn each_background_principal_calls_from_one_site() {
+    let t = trail();
+    let scenario_ids: BTreeSet<&str> = t
+        .manifest
+        .iter()
+        .filter_map(|l| l["event_id"].as_str())
+        .collect();
+    let mut sites: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    let mut checked = 0;
+    for (_, r) in records(t) {
+        if scenario_ids.contains(r["eventID"].as_str().unwrap_or("")) {
+            continue;
+        }
+        let ip = r["sourceIPAddress"].as_str().unwrap_or("");
+        let Ok(addr) = ip.parse::<IpAddr>() else {
+            continue; // service host names, "AWS Internal"
+        };
+        if matches!(addr, IpAddr::V4(a) if a.is_private()) {
+            continue; // VPC endpoints
+        }
+        let site = site_of(ip).unwrap_or_else(|| panic!("{ip} is in no site"));
+        let e = trailwarden_parse::parse_record(&serde_json::to_vec(r).unwrap()).expect("a record");
+        let key = e.identity.principal.clone().expect("a principal");
+        sites.entry(key).or_default().insert(site);
+        checked += 1;
+    }
+    assert!(checked > 1000, "{checked}");
+    for (p, s) in &sites {
+        assert_eq!(s.len(), 1, "{p} calls from {s:?}");
+    }
+}
+
+#[test]
+fn anomaly_scenarios_span_ten_days_in_five_minute_objects_with_their_files() {
+    let dir = scratch_dir("anomaly");
+    let n = anomaly_scenario_event_count();
+    let events = n + 2 + 3000;
+    let cfg = GenConfig {
+        anomaly_scenarios: true,
+        inject_scenarios: false,
+        ..GenConfig::new(&dir, events, 4)
+    };
+    let s = generate(&cfg).expect("generate");
+    assert_eq!((s.events, s.scenario_events), (events, n));
+    let t = load(&dir);
+    assert_eq!(t.manifest.len() as u64, n);
+    let by_id: BTreeMap<&str, &Value> = records(&t)
+        .map(|(_, r)| (r["eventID"].as_str().unwrap_or(""), r))
+        .collect();
+    let mut positives = BTreeSet::new();
+    for l in &t.manifest {
+        let d = l["detection"].as_str().expect("detection");
+        assert!(ANOMALY_DETECTIONS.contains(&d), "{l}");
+        assert!(l["principal"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("111122223333:")));
+        let r = by_id
+            .get(l["event_id"].as_str().unwrap())
+            .unwrap_or_else(|| panic!("{l} is not in the trail"));
+        let e = trailwarden_parse::parse_record(&serde_json::to_vec(r).unwrap()).unwrap();
+        assert_eq!(
+            Some(l["principal"].as_str().unwrap()),
+            e.identity.principal.as_deref()
+        );
+        for a in l["anomaly"].as_array().expect("anomaly") {
+            positives.insert(a.as_str().unwrap().to_string());
+            // alerts come after a week of learning: days 8 and 9
+            assert!(r["eventTime"].as_str().unwrap() >= "2024-03-09", "{l}");
+        }
+        if r["eventName"] == "DeleteObjects" {
+            assert_eq!(r["eventCategory"], "Data");
+        }
+    }
+    assert_eq!(positives.len(), ANOMALY_DETECTIONS.len(), "{positives:?}");
+    // ten days, CloudTrail's 5-minute objects, a region of its own for the unusual-region
+    // scenario
+    let times: Vec<&str> = records(&t)
+        .filter_map(|(_, r)| r["eventTime"].as_str())
+        .collect();
+    assert!(times.iter().min().unwrap() < &"2024-03-01T01");
+    assert!(times.iter().max().unwrap() > &"2024-03-10T20");
+    for (rel, _) in &t.objects {
+        if rel.contains("_CloudTrail_") {
+            let stamp = rel.rsplit('_').nth(1).unwrap();
+            let minutes: u32 = stamp[11..13].parse().unwrap();
+            assert_eq!(minutes % 5, 0, "{rel}");
+        }
+    }
+    assert!(t
+        .objects
+        .iter()
+        .any(|(rel, _)| rel.contains("/CloudTrail/ap-south-1/")));
+    let text = |f: &str| fs::read_to_string(dir.join(f)).expect(f);
+    assert!(text(ANONYMOUS_IPS_FILE).contains("198.51.100.0/25"));
+    assert!(text(SUSPICIOUS_IPS_FILE).contains("192.0.2.0/26"));
+    assert!(text(TERMINATED_USERS_FILE).contains("vera,2024-03-09T12:00:00Z"));
+
+    // too short a span, or too few events, is refused; without anomaly scenarios an
+    // overwrite drops the old lists
+    let short = GenConfig {
+        span_days: Some(5),
+        overwrite: true,
+        ..cfg.clone()
+    };
+    let err = generate(&short).expect_err("a five-day span");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    let few = GenConfig {
+        events: n,
+        overwrite: true,
+        ..cfg.clone()
+    };
+    assert_eq!(
+        generate(&few).expect_err("too few").kind(),
+        std::io::ErrorKind::InvalidInput
+    );
+    let plain = GenConfig {
+        anomaly_scenarios: false,
+        span_days: Some(2),
+        overwrite: true,
+        ..cfg.clone()
+    };
+    generate(&plain).expect("plain");
+    assert!(!dir.join(ANONYMOUS_IPS_FILE).exists());
+    let t = load(&dir);
+    let last = records(&t)
+        .filter_map(|(_, r)| r["eventTime"].as_str())
+        .max()
+        .unwrap()
+        .to_string();
+    assert!(last.as_str() < "2024-03-03", "{last}");
+    fs::remove_dir_all(dir).expect("cleanup");
 }

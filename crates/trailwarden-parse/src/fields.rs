@@ -134,13 +134,22 @@ pub const TYPED_FIELDS: &[FieldName] = &[
         "userIdentity.sessionContext.sourceIdentity",
         TypedField::SourceIdentity,
     ),
-    rec("userIdentity.identityProvider", TypedField::IdentityProvider),
+    rec(
+        "userIdentity.identityProvider",
+        TypedField::IdentityProvider,
+    ),
     rec(
         "userIdentity.sessionContext.webIdFederationData.federatedProvider",
         TypedField::IdentityProvider,
     ),
-    rec("userIdentity.onBehalfOf.userId", TypedField::OnBehalfOfUserId),
-    rec("userIdentity.identityStoreArn", TypedField::IdentityStoreArn),
+    rec(
+        "userIdentity.onBehalfOf.userId",
+        TypedField::OnBehalfOfUserId,
+    ),
+    rec(
+        "userIdentity.identityStoreArn",
+        TypedField::IdentityStoreArn,
+    ),
     FieldName {
         name: "principal",
         field: TypedField::Principal,
@@ -298,7 +307,8 @@ mod tests {
         };
         e.identity.principal_id = Some("AROAEXAMPLE:session".into());
         e.identity.session_issuer_type = Some("Role".into());
-        let get = |n: &str, e: &Event| typed_field(n).and_then(|f| f.field.get(e).map(String::from));
+        let get =
+            |n: &str, e: &Event| typed_field(n).and_then(|f| f.field.get(e).map(String::from));
         assert_eq!(get("eventSource", &e).as_deref(), Some("iam.amazonaws.com"));
         assert_eq!(get("readOnly", &e).as_deref(), Some("false"));
         assert_eq!(get("recipientAccountId", &e), None, "empty is missing");

@@ -10,8 +10,8 @@
 //! (`record`) → [`Event`]. Raw JSON members are copied from the original text, never
 //! re-serialised.
 
-pub mod fields;
 mod decode;
+pub mod fields;
 mod model;
 mod principal;
 mod record;

@@ -25,7 +25,8 @@ use crate::json::{self, Kind, Tok};
 pub(crate) use trailwarden_parse::fields::{RawRoot, TypedField as Typed, RAW_COUNT, RAW_ROOTS};
 
 /// The CloudTrail record fields Sigma rules can name as typed fields.
-pub(crate) fn record_fields() -> impl Iterator<Item = &'static trailwarden_parse::fields::FieldName> {
+pub(crate) fn record_fields() -> impl Iterator<Item = &'static trailwarden_parse::fields::FieldName>
+{
     trailwarden_parse::fields::TYPED_FIELDS
         .iter()
         .filter(|f| !f.derived)

@@ -351,6 +351,52 @@ fn replay_generated_trail_end_to_end() {
     assert_eq!(parquet_rows(&a.out.join("archive")), rows);
 }
 
+/// The deployment configuration generated trails are replayed with: the generator's
+/// organisation (`111122223333`, `444455556666`, `777788889999`, `210987654321`) and vendor
+/// (`999988887777`) as known accounts, and its CI deploy role and infrastructure-as-code tools as
+/// the deploy pipeline, excluded where the catalogue says to allow-list deploy roles
+/// (lambda-code-deployed; compute-launch-multi-region: multi-region deployments).
+const DEPLOYMENT_CONFIG: &str = r#"version = 1
+
+[rules]
+known_accounts = ["111122223333", "444455556666", "777788889999", "210987654321", "999988887777"]
+
+[rules.rule.lambda-code-deployed]
+exclude_iac = true
+exclude = [{ principal = "*:role/github-actions-deploy" }]
+
+[rules.rule.compute-launch-multi-region]
+exclude_iac = true
+exclude = [{ principal = "*:role/github-actions-deploy" }]
+"#;
+
+/// Event ids of the root user's successful console sign-ins in the `*.json.gz` objects under
+/// `dir`.
+fn root_sign_ins(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in walk(dir) {
+        if !p.to_string_lossy().ends_with(".json.gz") {
+            continue;
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for r in v["Records"].as_array().into_iter().flatten() {
+            if r["eventName"] == "ConsoleLogin"
+                && r["userIdentity"]["type"] == "Root"
+                && r["responseElements"]["ConsoleLogin"] == "Success"
+            {
+                out.push(r["eventID"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn clean_trail_exits_zero_and_filters_apply() {
     let tmp = tempfile::tempdir().unwrap();
@@ -363,14 +409,42 @@ fn clean_trail_exits_zero_and_filters_apply() {
         ..Default::default()
     })
     .unwrap();
-    let all = replay(&[trail.to_str().unwrap()], &tmp.path().join("all"));
+    // The deployment's configuration: the generator's organisation and vendor as known
+    // accounts, its Lambda deploy pipeline (IaC tools, the CI role) as the pipeline.
+    let config = tmp.path().join("trailwarden.toml");
+    std::fs::write(&config, DEPLOYMENT_CONFIG).unwrap();
+    let all = replay(
+        &[
+            trail.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &tmp.path().join("all"),
+    );
     assert_eq!(all.code, 0, "{}", all.stderr);
     let all_rows = parquet_rows(&all.out.join("archive"));
     assert_eq!(all_rows, 5_000);
-    assert!(
-        alerts(&all.out).is_empty(),
-        "background alone raises no alert"
+    // Background alone raises no alert - but root-console-login on each of the root user's
+    // console sign-ins, which the generator's background has and every deployment wants raised.
+    let got: Vec<(String, String)> = alerts(&all.out)
+        .iter()
+        .map(|a| {
+            (
+                a["rule_id"].as_str().unwrap().to_string(),
+                a["event_ids"][0].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = root_sign_ins(&trail)
+        .into_iter()
+        .map(|id| ("root-console-login".to_string(), id))
+        .collect();
+    assert_eq!(
+        BTreeSet::from_iter(got.iter().cloned()),
+        BTreeSet::from_iter(want.iter().cloned()),
+        "background alone raises no alert but the root sign-ins"
     );
+    assert_eq!(got.len(), want.len());
 
     // one account, one region, one day
     let acct = walk(&trail.join("AWSLogs"))
