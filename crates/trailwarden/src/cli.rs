@@ -240,6 +240,15 @@ pub struct GenArgs {
     /// Background only: no injected attack scenarios.
     #[arg(long)]
     pub no_scenarios: bool,
+    /// Also inject the anomaly detections' scenarios (a week of history for their principals,
+    /// then positives and near misses on days 8–9; needs a span of at least 10 days, which it
+    /// sets when --days is not given). Writes anonymous-ips.txt, suspicious-ips.txt and
+    /// terminated-users.txt beside the trail.
+    #[arg(long)]
+    pub anomaly_scenarios: bool,
+    /// Days of event time the trail spans (default: what the event count needs).
+    #[arg(long, value_name = "DAYS")]
+    pub days: Option<u32>,
     /// Replace a trail already in --out.
     #[arg(long)]
     pub overwrite: bool,

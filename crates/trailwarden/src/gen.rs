@@ -14,6 +14,8 @@ pub fn run(a: GenArgs) -> anyhow::Result<ExitCode> {
         events: a.events,
         seed: a.seed,
         inject_scenarios: !a.no_scenarios,
+        anomaly_scenarios: a.anomaly_scenarios,
+        span_days: a.days,
         overwrite: a.overwrite,
         ..Default::default()
     };

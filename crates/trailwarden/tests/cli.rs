@@ -293,3 +293,47 @@ fn bad_arguments_are_clear() {
     let o = bin().args(["replay"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "usage errors exit 2");
 }
+
+#[test]
+fn gen_anomaly_scenarios_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("trail");
+    let o = bin()
+        .args(["gen", "--events", "3000", "--anomaly-scenarios", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in [
+        "anonymous-ips.txt",
+        "suspicious-ips.txt",
+        "terminated-users.txt",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let manifest = std::fs::read_to_string(out.join("scenarios.jsonl")).unwrap();
+    assert!(
+        manifest.contains("\"detection\""),
+        "no anomaly scenario in the manifest"
+    );
+    // A span too short for a week of learning is refused with the reason.
+    let o = bin()
+        .args([
+            "gen",
+            "--events",
+            "3000",
+            "--anomaly-scenarios",
+            "--days",
+            "3",
+            "--out",
+        ])
+        .arg(dir.path().join("short"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("at least 10 days"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
