@@ -53,8 +53,11 @@ PY
 
 idle=3
 start=$(date +%s.%N)
+# The whole trail is queued at once, in no particular event-time order: a backlog spanning
+# more than the default 15-minute lateness would make windowed rules drop late events (as a
+# real worker catching up would); a day of lateness makes live and replay comparable.
 "$bin" run --queue-url "$queue_url" --out "$work/live" --idle-exit-secs "$idle" --wait-time-secs 1 \
-  2> "$work/live.log"
+  --allowed-lateness-secs 86400 2> "$work/live.log"
 end=$(date +%s.%N)
 grep -E "events|messages|archive|alerts" "$work/live.log" | sed 's/^/  live   /'
 live_secs=$(echo "$end - $start - $idle" | bc -l)
@@ -66,6 +69,21 @@ local_secs=$(echo "$end - $start" | bc -l)
 
 sort "$work/live/alerts.jsonl" > "$work/a1"; sort "$work/local/alerts.jsonl" > "$work/a2"
 cmp -s "$work/a1" "$work/a2" && same_alerts=yes || same_alerts=NO
+if [ "$same_alerts" = NO ]; then
+  # which rules differ, by alert id and by content
+  python3 - "$work/a1" "$work/a2" <<'PY'
+import collections, json, sys
+live, local = ({json.loads(l)["id"]: l for l in open(p)} for p in sys.argv[1:3])
+diff = collections.Counter()
+for k in live.keys() | local.keys():
+    if live.get(k) != local.get(k):
+        rule = json.loads(live.get(k) or local.get(k))["rule_id"]
+        where = "both, content differs" if k in live and k in local else ("live only" if k in live else "replay only")
+        diff[(rule, where)] += 1
+for (rule, where), n in sorted(diff.items()):
+    print(f"  differs: {rule}: {n} ({where})")
+PY
+fi
 (cd "$work/live/archive" && find . -name '*.parquet' -exec sha256sum {} + | sort -k2) > "$work/h1"
 (cd "$work/local/archive" && find . -name '*.parquet' -exec sha256sum {} + | sort -k2) > "$work/h2"
 cmp -s "$work/h1" "$work/h2" && same_archive=yes || same_archive=NO

@@ -359,7 +359,13 @@ pub fn detectors(
                 }
                 None => TerminatedUsers::new(),
             };
-            let mut engine = AnomalyEngine::new(config, geo, &ip_lists, terminated)
+            // The worker's lateness knob covers the anomaly engine too, unless `[anomaly]`
+            // sets its own.
+            let mut config = config.clone();
+            if live && config.allowed_lateness_secs.is_none() {
+                config.allowed_lateness_secs = d.allowed_lateness_secs;
+            }
+            let mut engine = AnomalyEngine::new(&config, geo, &ip_lists, terminated)
                 .context("starting the anomaly engine")?;
             for x in engine.disabled() {
                 tracing::info!(detection = x.id, "anomaly detection disabled: {}", x.reason);
