@@ -13,6 +13,7 @@ use crate::corr::{
     group_key, Correlator, CorrelatorOptions, Evidence, Firing, Observation, WindowSpec,
 };
 use crate::field::{Ctx, Field, Scratch, Typed};
+use crate::group::{AlertBuilder, Grouper, Grouping};
 use crate::rules::{CorrelationRule, CorrelationType, DetectionRule, RuleProblem, SigmaRules};
 
 /// What an alert needs to know about one piece of evidence (an event, or a correlation alert
@@ -60,6 +61,9 @@ pub struct SigmaOptions {
     pub max_window_events: usize,
     /// Evaluate CloudTrail Insights events too (off: they are skipped, as by the policies).
     pub include_insights: bool,
+    /// Group the alerts of detection rules up to a level per (rule, account, principal) and
+    /// event-time bucket (`None`: one alert per matching event).
+    pub grouping: Option<Grouping>,
 }
 
 impl Default for SigmaOptions {
@@ -72,6 +76,7 @@ impl Default for SigmaOptions {
             max_groups: 100_000,
             max_window_events: 10_000,
             include_insights: false,
+            grouping: None,
         }
     }
 }
@@ -113,6 +118,13 @@ pub struct SigmaStats {
     pub buffered: u64,
     /// Group-by keys held now, over all correlations.
     pub groups: u64,
+    /// Alert grouping: matches folded, grouped alerts emitted, groups emitted early (cap),
+    /// matches after their bucket's alert (alerted alone), groups open now.
+    pub grouped_matches: u64,
+    pub groups_emitted: u64,
+    pub groups_forced: u64,
+    pub group_late_matches: u64,
+    pub groups_open: u64,
 }
 
 /// Where a correlation reads a group-by or value field for one of its inputs.
@@ -283,6 +295,7 @@ pub struct SigmaEngine {
     cand: Vec<u32>,
     /// The reorder buffer and windows (one [`WindowSpec`] per correlation, same index).
     correlator: Correlator<Ev>,
+    grouper: Option<Grouper>,
     stats: SigmaStats,
     opts: SigmaOptions,
 }
@@ -425,6 +438,7 @@ impl SigmaEngine {
             lower: String::with_capacity(64),
             cand: Vec::with_capacity(16),
             correlator,
+            grouper: opts.grouping.map(Grouper::new),
             stats: SigmaStats::default(),
             opts,
         }
@@ -441,6 +455,14 @@ impl SigmaEngine {
         s.window_events_evicted = c.window_events_evicted;
         s.buffered = c.buffered;
         s.groups = c.groups;
+        if let Some(g) = &self.grouper {
+            let g = g.stats();
+            s.grouped_matches = g.grouped_matches;
+            s.groups_emitted = g.groups_emitted;
+            s.groups_forced = g.groups_forced;
+            s.group_late_matches = g.late_matches;
+            s.groups_open = g.open;
+        }
         s
     }
 
@@ -465,6 +487,9 @@ impl SigmaEngine {
         }
         self.stats.events += 1;
         self.correlator.see(event.event_time);
+        if let Some(g) = &mut self.grouper {
+            g.see(event.event_time);
+        }
         self.cand.clear();
         self.lower.clear();
         self.lower.push_str(&event.event_name);
@@ -500,7 +525,19 @@ impl SigmaEngine {
             let ri = ri as usize;
             if self.det_alerts.get(ri).copied().unwrap_or(true) {
                 if let Some((sig, fields)) = self.det_evidence.get(ri) {
-                    out.push(detection_alert(rule, sig, fields, &mut ctx, source_object));
+                    match &mut self.grouper {
+                        Some(g) if g.applies_to(rule.meta.severity) => {
+                            let mut b = Build {
+                                rule,
+                                sig,
+                                fields,
+                                ctx: &mut ctx,
+                                source_object,
+                            };
+                            g.add(ri as u32, event, source_object, &mut b, out);
+                        }
+                        _ => out.push(detection_alert(rule, sig, fields, &mut ctx, source_object)),
+                    }
                 }
             }
             let feeds = self.det_feeds.get(ri).map_or(&[][..], Vec::as_slice);
@@ -549,6 +586,8 @@ impl SigmaEngine {
             corr_alerts,
             resolved,
             stats,
+            grouper,
+            opts,
             ..
         } = self;
         let mut on_fire = |fired: Fired, chain: &mut Vec<Obs>| {
@@ -564,6 +603,9 @@ impl SigmaEngine {
             )
         };
         correlator.advance(&mut on_fire);
+        if let Some(g) = grouper {
+            g.advance(opts.allowed_lateness_secs, out);
+        }
     }
 
     /// Applies everything still buffered (end of input).
@@ -575,6 +617,7 @@ impl SigmaEngine {
             corr_alerts,
             resolved,
             stats,
+            grouper,
             ..
         } = self;
         let mut on_fire = |fired: Fired, chain: &mut Vec<Obs>| {
@@ -590,6 +633,9 @@ impl SigmaEngine {
             )
         };
         correlator.flush(&mut on_fire);
+        if let Some(g) = grouper {
+            g.flush(out);
+        }
     }
 }
 
@@ -714,6 +760,28 @@ fn sigma_evidence(meta: &crate::rules::RuleMeta) -> Value {
         );
     }
     Value::Object(m)
+}
+
+/// Builds the alert of the event being evaluated (the grouper asks when the event becomes a
+/// group's representative).
+struct Build<'r, 'c, 'a, 'b> {
+    rule: &'r DetectionRule,
+    sig: &'r Value,
+    fields: &'r [(String, Field)],
+    ctx: &'c mut Ctx<'a, 'b>,
+    source_object: &'r str,
+}
+
+impl AlertBuilder for Build<'_, '_, '_, '_> {
+    fn build(&mut self) -> Option<Alert> {
+        Some(detection_alert(
+            self.rule,
+            self.sig,
+            self.fields,
+            self.ctx,
+            self.source_object,
+        ))
+    }
 }
 
 fn detection_alert(

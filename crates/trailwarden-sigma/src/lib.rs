@@ -8,7 +8,9 @@
 //! SigmaEngine::new(rules, SigmaOptions::replay() | live())
 //!        │   index by eventName / eventSource literals; unindexed rules run for every event
 //!        ▼
-//! Detector::detect(batch) → alerts of detection rules at once; matches feeding correlations
+//! Detector::detect(batch) → alerts of detection rules at once (or, with `grouping`, one per
+//!        │                 rule, principal and event-time bucket once the bucket closes);
+//!        │                 matches feeding correlations
 //!        │                 wait in an event-time reorder buffer (watermark = latest event
 //!        │                 time − allowed lateness), then slide per-group windows
 //! Detector::finish()      → applies what is still buffered
@@ -30,6 +32,7 @@ mod corr;
 mod detection;
 mod engine;
 mod field;
+mod group;
 mod json;
 mod matcher;
 mod rules;
@@ -41,6 +44,7 @@ pub use corr::{
     OnFire, WindowItem, WindowSpec,
 };
 pub use engine::{IndexedBy, SigmaEngine, SigmaOptions, SigmaStats, MAX_EVIDENCE_EVENTS};
+pub use group::{Grouping, MAX_GROUP_EVENT_NAMES};
 pub use rules::{
     mitre_technique, parse_timespan, CorrelationCondition, CorrelationRule, CorrelationType,
     DetectionRule, RuleMeta, RuleProblem, SigmaError, SigmaRules, TestCase, TestFile,

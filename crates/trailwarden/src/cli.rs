@@ -186,6 +186,11 @@ pub struct DetectArgs {
     /// Turn the anomaly detections off.
     #[arg(long)]
     pub no_anomaly: bool,
+    /// Group the alerts of each Sigma rule (up to `detection.sigma_group_max_level`, default
+    /// medium) per principal into buckets of this many seconds of event time; 0: one alert per
+    /// matching event. Default 3600.
+    #[arg(long, value_name = "SECS")]
+    pub sigma_group_window_secs: Option<u64>,
 }
 
 #[derive(Debug, Args)]

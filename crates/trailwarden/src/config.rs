@@ -199,6 +199,13 @@ pub struct Detection {
     /// rules (policy windows, Sigma correlations) of the worker. Unset: 900. (`replay` waits
     /// for the end of its input; the anomaly engine has its own in `[anomaly]`.)
     pub allowed_lateness_secs: Option<u64>,
+    /// Sigma alert grouping: the matches of one Sigma rule by one principal within a bucket
+    /// of this many seconds of event time become one alert (count, event names, first event
+    /// ids). 0: one alert per matching event.
+    pub sigma_group_window_secs: u64,
+    /// Rules up to this level are grouped (`info`, `low`, `medium`, `high`, `critical`);
+    /// rules above it alert on every match.
+    pub sigma_group_max_level: String,
 }
 
 impl Default for Detection {
@@ -210,6 +217,8 @@ impl Default for Detection {
             state: None,
             state_save_interval_secs: 300,
             allowed_lateness_secs: None,
+            sigma_group_window_secs: 3600,
+            sigma_group_max_level: "medium".into(),
         }
     }
 }
@@ -335,6 +344,8 @@ pub struct DetectSettings {
     pub allowed_lateness_secs: Option<u64>,
     /// `[rules]`: enable/disable selectors, severity overrides, exclusions.
     pub rules: trailwarden_detect::RulesConfig,
+    /// Sigma alert grouping; `None`: one alert per matching event.
+    pub sigma_grouping: Option<trailwarden_sigma::Grouping>,
 }
 
 /// Validated settings: what the worker runs with.
@@ -477,6 +488,9 @@ impl Config {
         if d.no_anomaly {
             self.anomaly.enabled = Some(false);
         }
+        if let Some(w) = d.sigma_group_window_secs {
+            self.detection.sigma_group_window_secs = w;
+        }
     }
 
     /// The detection settings of this file (`[processing]` policies and IP lists,
@@ -494,7 +508,20 @@ impl Config {
                 bail!("detection.{what} is empty");
             }
         }
+        let max_severity: trailwarden_alert::Severity =
+            d.sigma_group_max_level.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "detection.sigma_group_max_level {:?}: expected info, low, medium, high or critical",
+                    d.sigma_group_max_level
+                )
+            })?;
+        let sigma_grouping = (d.sigma_group_window_secs > 0).then(|| trailwarden_sigma::Grouping {
+            window_secs: d.sigma_group_window_secs,
+            max_severity,
+            ..trailwarden_sigma::Grouping::default_hourly()
+        });
         Ok(DetectSettings {
+            sigma_grouping,
             policy_dirs: self.processing.policy_dirs.clone(),
             ip_lists: self.processing.ip_lists.clone(),
             sigma: d.sigma.clone(),

@@ -338,6 +338,7 @@ pub fn detectors(
             SigmaOptions::replay()
         };
         opts.allowed_lateness_secs = lateness(opts.allowed_lateness_secs);
+        opts.grouping = d.sigma_grouping;
         all.push(Box::new(SigmaEngine::new(rules, opts)));
     }
     let mut handle = None;

@@ -492,3 +492,86 @@ fn clean_trail_exits_zero_and_filters_apply() {
         missing.stderr
     );
 }
+
+/// A low-level Sigma rule that matches most of a trail: by default its alerts are grouped per
+/// principal and hour of event time (every match counted in one of them, the same alerts
+/// whatever the file order); `--sigma-group-window-secs 0` gives one alert per match.
+#[test]
+fn sigma_alerts_are_grouped_per_principal_and_hour() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trail = tmp.path().join("trail");
+    trailwarden_gen::generate(&trailwarden_gen::GenConfig {
+        out: trail.clone(),
+        events: 3_000,
+        seed: 11,
+        inject_scenarios: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let rules = tmp.path().join("sigma");
+    std::fs::create_dir_all(&rules).unwrap();
+    const ID: &str = "8c5b3f1e-2d4a-4e6b-9f70-1a2b3c4d5e6f";
+    std::fs::write(
+        rules.join("assumed-role-reads.yml"),
+        format!(
+            "title: Assumed-role activity\nid: {ID}\nlevel: low\nlogsource: {{product: aws, service: cloudtrail}}\ndetection:\n  selection:\n    userIdentity.type: AssumedRole\n  condition: selection\n"
+        ),
+    )
+    .unwrap();
+    let of_rule = |out: &Path| -> Vec<serde_json::Value> {
+        alerts(out)
+            .into_iter()
+            .filter(|a| a["rule_id"] == ID)
+            .collect()
+    };
+    let sigma = rules.to_str().unwrap();
+    let each = replay(
+        &[
+            trail.to_str().unwrap(),
+            "--sigma",
+            sigma,
+            "--sigma-group-window-secs",
+            "0",
+            "--no-anomaly",
+        ],
+        &tmp.path().join("each"),
+    );
+    assert_eq!(each.code, 0, "{}", each.stderr);
+    let each = of_rule(&each.out);
+    let grouped_run = replay(
+        &[trail.to_str().unwrap(), "--sigma", sigma, "--no-anomaly"],
+        &tmp.path().join("grouped"),
+    );
+    assert_eq!(grouped_run.code, 0, "{}", grouped_run.stderr);
+    let grouped = of_rule(&grouped_run.out);
+    assert!(each.len() > 500, "{} per-event alerts", each.len());
+    assert!(
+        grouped.len() * 5 < each.len(),
+        "{} grouped vs {} per event",
+        grouped.len(),
+        each.len()
+    );
+    // every match is counted in exactly one group of its principal and hour
+    let mut per_group: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for a in &each {
+        assert_eq!(a["count"], 1);
+        let hour = a["first_event_time"].as_str().unwrap()[..13].to_string();
+        *per_group
+            .entry((a["principal"].as_str().unwrap().to_string(), hour))
+            .or_default() += 1;
+    }
+    let mut got: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for a in &grouped {
+        let g = &a["evidence"]["group"];
+        assert_eq!(g["window_secs"], 3600);
+        assert_eq!(g["count"], a["count"]);
+        let hour = g["start"].as_str().unwrap()[..13].to_string();
+        assert_eq!(&a["first_event_time"].as_str().unwrap()[..13], hour);
+        let prev = got.insert(
+            (a["principal"].as_str().unwrap().to_string(), hour),
+            a["count"].as_u64().unwrap(),
+        );
+        assert!(prev.is_none(), "two alerts for one group: {a}");
+    }
+    assert_eq!(got, per_group);
+}
