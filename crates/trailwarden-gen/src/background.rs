@@ -87,6 +87,13 @@ pub(crate) fn write_background<R: Rng>(
         .choose(rng)
         .map(String::as_str)
         .unwrap_or("198.51.100.10");
+    if p.profile == Profile::Ci && !p.ips.is_empty() {
+        // A CI job assumes the role for itself and runs on one runner: one session, one
+        // address (a session's key seen from several runners is credential theft).
+        let (_, skey) = session_of(p, t);
+        let i = (ids::mix(skey) % p.ips.len() as u64) as usize;
+        ip = p.ips.get(i).map_or(ip, String::as_str);
+    }
     let mut agent: &str = p
         .agents
         .choose(rng)

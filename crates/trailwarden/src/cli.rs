@@ -147,6 +147,12 @@ pub struct ReplayArgs {
     /// worker config file; flags add to or override them. Its `detection.state` is not used.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// How far (event time) behind the newest event an event may come, in the replay's
+    /// file-time order, and still count in order in windowed rules, Sigma grouping and the
+    /// anomaly engine; default 900, as the worker. Raise it for trails whose files hold much
+    /// older records (events later still are counted as late in the summary).
+    #[arg(long, value_name = "SECS")]
+    pub allowed_lateness_secs: Option<u64>,
     /// Do not write the Parquet archive (detection only).
     #[arg(long)]
     pub no_archive: bool,

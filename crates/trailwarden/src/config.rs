@@ -693,6 +693,9 @@ pub fn replay_detection(a: &ReplayArgs) -> anyhow::Result<DetectSettings> {
         .extend(a.policy_dirs.iter().cloned());
     c.processing.ip_lists.extend(a.ip_lists.iter().cloned());
     c.apply_detect_flags(&a.detect);
+    if a.allowed_lateness_secs.is_some() {
+        c.detection.allowed_lateness_secs = a.allowed_lateness_secs;
+    }
     let context = || match &a.config {
         Some(p) => format!("in {}", p.display()),
         None => "in the detection flags".to_string(),

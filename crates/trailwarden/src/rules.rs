@@ -279,9 +279,9 @@ pub struct Detectors {
 
 /// Every detector of a run: policies (event rules and the rule pack's windowed rules), Sigma
 /// rules when given, the anomaly engine unless off (its snapshot restored from `state` when
-/// there is one). `live` picks the windowed rules' lateness of a worker
-/// (`DetectSettings::allowed_lateness_secs`, else the engines' 15 minutes) rather than a
-/// replay's unbounded one, and leaves saving the anomaly state to the worker.
+/// there is one). Windowed rules and the anomaly engine hold events for
+/// `DetectSettings::allowed_lateness_secs` (else the engines' 15 minutes), in a replay as in
+/// the worker. `live` leaves saving the anomaly state to the worker.
 ///
 /// Blocking (it reads rules, databases and the snapshot, S3 included): call it outside async
 /// tasks.
@@ -301,20 +301,12 @@ pub fn detectors(
         tracing::info!(policy = %p.id, "policy disabled: {}", p.reason);
     }
     let mut all: Vec<Box<dyn Detector>> = vec![Box::new(PolicyDetector(engine))];
-    // windowed rules (policy windows, Sigma correlations): a worker holds late events for
-    // `allowed_lateness_secs`; a replay for ever (nothing is applied before its end)
-    let lateness = |default: Option<u64>| {
-        if live {
-            d.allowed_lateness_secs.or(default)
-        } else {
-            None
-        }
-    };
-    let mut pack_opts = if live {
-        PackOptions::live()
-    } else {
-        PackOptions::replay()
-    };
+    // windowed rules (policy windows, Sigma correlations and grouping) hold late events for
+    // `allowed_lateness_secs` (900 s by default), a replay as the worker: a replay feeds
+    // objects in file-time order (see replay.rs), so it streams with bounded memory and gives
+    // the alerts the worker would have given
+    let lateness = |default: Option<u64>| d.allowed_lateness_secs.or(default);
+    let mut pack_opts = PackOptions::live();
     pack_opts.windows.allowed_lateness_secs = lateness(pack_opts.windows.allowed_lateness_secs);
     // The rule pack's stateful rules (windows, dedup, first-seen): give it the same overrides.
     all.extend(crate::rules_cmd::pack_detector(
@@ -332,11 +324,7 @@ pub fn detectors(
             rules.correlation_rules().len(),
         );
         tracing::info!(detections, correlations, "Sigma rules loaded");
-        let mut opts = if live {
-            SigmaOptions::live()
-        } else {
-            SigmaOptions::replay()
-        };
+        let mut opts = SigmaOptions::live();
         opts.allowed_lateness_secs = lateness(opts.allowed_lateness_secs);
         opts.grouping = d.sigma_grouping;
         all.push(Box::new(SigmaEngine::new(rules, opts)));
@@ -363,7 +351,7 @@ pub fn detectors(
             // The worker's lateness knob covers the anomaly engine too, unless `[anomaly]`
             // sets its own.
             let mut config = config.clone();
-            if live && config.allowed_lateness_secs.is_none() {
+            if config.allowed_lateness_secs.is_none() {
                 config.allowed_lateness_secs = d.allowed_lateness_secs;
             }
             let mut engine = AnomalyEngine::new(&config, geo, &ip_lists, terminated)
