@@ -103,6 +103,19 @@ pub(crate) enum Op {
         want: bool,
         known: std::sync::Arc<[String]>,
     },
+    /// `equals_field` (`equal`) / `not_equals_field`: compared with another field's values.
+    FieldCmp {
+        other: Field,
+        other_path: String,
+        equal: bool,
+    },
+    /// `approved_region: want`; `regions` is the deployment's list (the rule's own, else
+    /// `[rules] approved_regions`), filled in by the engine. Empty (unresolved): never holds —
+    /// the engine does not run a rule without a list.
+    ApprovedRegion {
+        want: bool,
+        regions: std::sync::Arc<[String]>,
+    },
     Matches(regex::Regex),
     Num(NumOp, f64),
     MinCount(usize),
@@ -123,6 +136,15 @@ impl PartialEq for Op {
             (Exists(a), Exists(b)) => a == b,
             (InIpList { name: a, .. }, InIpList { name: b, .. }) => a == b,
             (KnownAccount { want: a, .. }, KnownAccount { want: b, .. }) => a == b,
+            (
+                FieldCmp {
+                    other: a, equal: x, ..
+                },
+                FieldCmp {
+                    other: b, equal: y, ..
+                },
+            ) => a == b && x == y,
+            (ApprovedRegion { want: a, .. }, ApprovedRegion { want: b, .. }) => a == b,
             (Matches(a), Matches(b)) => a.as_str() == b.as_str(),
             (Num(o, a), Num(p, b)) => o == p && a == b,
             (MinCount(a), MinCount(b)) => a == b,
@@ -241,6 +263,37 @@ impl Condition {
                 known: std::sync::Arc::from(Vec::new()),
             });
         }
+        for (key, other, equal) in [
+            ("equals_field", &spec.equals_field, true),
+            ("not_equals_field", &spec.not_equals_field, false),
+        ] {
+            let Some(path) = other else { continue };
+            if path.trim().is_empty() {
+                return Err(format!(
+                    "condition on `{}`: `{key}` needs the name of the field to compare with",
+                    spec.field
+                ));
+            }
+            let other = Field::parse(path)
+                .map_err(|e| format!("condition on `{}`: `{key}`: {e}", spec.field))?;
+            if other == field {
+                return Err(format!(
+                    "condition on `{}`: `{key}` compares the field with itself",
+                    spec.field
+                ));
+            }
+            ops.push(Op::FieldCmp {
+                other,
+                other_path: path.clone(),
+                equal,
+            });
+        }
+        if let Some(want) = spec.approved_region {
+            ops.push(Op::ApprovedRegion {
+                want,
+                regions: std::sync::Arc::from(Vec::new()),
+            });
+        }
         if let Some(re) = &spec.matches {
             let re = regex::RegexBuilder::new(re)
                 .case_insensitive(spec.ignore_case)
@@ -279,7 +332,7 @@ impl Condition {
             1 => ops.remove(0),
             0 => {
                 return Err(format!(
-                    "condition on `{}` has no operator (use one of equals, contains, starts_with, ends_with, exists, in_ip_list, known_account, matches, gte, gt, lte, lt, min_count)",
+                    "condition on `{}` has no operator (use one of equals, contains, starts_with, ends_with, exists, in_ip_list, known_account, equals_field, not_equals_field, approved_region, matches, gte, gt, lte, lt, min_count)",
                     spec.field
                 ))
             }
@@ -298,6 +351,17 @@ impl Condition {
             Op::Exists(b) => format!("exists {b}"),
             Op::InIpList { name, .. } => format!("in_ip_list {name}"),
             Op::KnownAccount { want, .. } => format!("known_account {want}"),
+            Op::FieldCmp {
+                other_path, equal, ..
+            } => format!(
+                "{} {other_path}",
+                if *equal {
+                    "equals_field"
+                } else {
+                    "not_equals_field"
+                }
+            ),
+            Op::ApprovedRegion { want, .. } => format!("approved_region {want}"),
             Op::Matches(re) => format!("matches {:?}", re.as_str()),
             Op::Num(op, b) => format!("{} {b}", op.name()),
             Op::MinCount(n) => format!("min_count {n}"),
@@ -382,6 +446,14 @@ impl Condition {
         }
     }
 
+    /// Whether this condition or one inside it has an operator `pred` accepts.
+    pub(crate) fn has_op(&self, pred: &dyn Fn(&Op) -> bool) -> bool {
+        match &self.op {
+            Op::Any(v) | Op::All(v) => v.iter().any(|c| c.has_op(pred)),
+            op => pred(op),
+        }
+    }
+
     /// Calls `f` on this condition and every condition inside it.
     pub(crate) fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Condition)) {
         if let Op::Any(v) | Op::All(v) = &mut self.op {
@@ -390,7 +462,8 @@ impl Condition {
         f(self);
     }
 
-    fn leaf_matches(&self, leaf: Leaf<'_>, lists: &[IpRanges], own: Option<&str>) -> bool {
+    /// Whether one value of the field satisfies the operator. No allocation for string values.
+    fn leaf_matches(&self, leaf: Leaf<'_>, ctx: &Ctx<'_>, lists: &[IpRanges]) -> bool {
         let ci = self.ignore_case;
         let text = leaf.text();
         let text = text.as_ref();
@@ -408,9 +481,29 @@ impl Condition {
                 None => false,
             },
             Op::KnownAccount { want, known } => account_of(text).is_some_and(|a| {
-                let is_known = own == Some(a) || known.iter().any(|k| k == a);
+                let is_known = ctx.event.account() == Some(a) || known.iter().any(|k| k == a);
                 is_known == *want
             }),
+            Op::FieldCmp { other, equal, .. } => {
+                // Every value of the other field, for this value: any/any for `equals_field`,
+                // "none of them, and there is one" for `not_equals_field`.
+                let mut other_has_value = false;
+                let same = ctx.any_leaf(other, &mut |o| {
+                    other_has_value = true;
+                    eq(text, o.text().as_ref(), ci)
+                });
+                if *equal {
+                    same
+                } else {
+                    other_has_value && !same
+                }
+            }
+            Op::ApprovedRegion { want, regions } => {
+                let region = text.trim();
+                !region.is_empty()
+                    && !regions.is_empty()
+                    && regions.iter().any(|r| r.eq_ignore_ascii_case(region)) == *want
+            }
             Op::Matches(re) => re.is_match(text),
             Op::Num(op, bound) => text
                 .trim()
@@ -442,8 +535,7 @@ impl Condition {
                 })
             }
             (_, Some(field)) => {
-                let own = ctx.event.account();
-                ctx.any_leaf(field, &mut |leaf| self.leaf_matches(leaf, lists, own))
+                ctx.any_leaf(field, &mut |leaf| self.leaf_matches(leaf, ctx, lists))
             }
         };
         found != self.not
@@ -474,9 +566,8 @@ impl Condition {
         };
         let mut out = Value::Null;
         let want_match = !self.not && !matches!(self.op, Op::Exists(_));
-        let own = ctx.event.account();
         ctx.any_leaf(field, &mut |leaf| {
-            if !want_match || self.leaf_matches(leaf, lists, own) {
+            if !want_match || self.leaf_matches(leaf, ctx, lists) {
                 out = leaf.to_value();
                 true
             } else {
@@ -494,6 +585,15 @@ pub(crate) struct Exclusion {
     user_agent: Vec<String>,
     source_ip: Option<IpRanges>,
     read_only: Option<bool>,
+    invoked_by: Vec<String>,
+}
+
+/// A `sourceIPAddress` that names an AWS service rather than an address:
+/// `cloudformation.amazonaws.com`, `AWS Internal`.
+fn service_host(source: &str) -> bool {
+    source == "AWS Internal"
+        || source.ends_with(".amazonaws.com")
+        || source.ends_with(".amazonaws.com.cn")
 }
 
 impl Exclusion {
@@ -508,6 +608,11 @@ impl Exclusion {
             .as_ref()
             .map(|s| s.0.clone())
             .unwrap_or_default();
+        let invoked_by = spec
+            .invoked_by
+            .as_ref()
+            .map(|s| s.0.clone())
+            .unwrap_or_default();
         let source_ip = match &spec.source_ip {
             Some(s) => Some(
                 IpRanges::from_cidrs(s.iter().map(String::as_str))
@@ -519,13 +624,19 @@ impl Exclusion {
             && user_agent.is_empty()
             && source_ip.is_none()
             && spec.read_only.is_none()
+            && invoked_by.is_empty()
         {
             return Err(
-                "an exclude entry needs at least one of principal, user_agent, source_ip, read_only"
+                "an exclude entry needs at least one of principal, user_agent, source_ip, read_only, invoked_by"
                     .to_string(),
             );
         }
-        if principal.iter().chain(&user_agent).any(String::is_empty) {
+        if principal
+            .iter()
+            .chain(&user_agent)
+            .chain(&invoked_by)
+            .any(|p| p.trim().is_empty())
+        {
             return Err("exclude patterns must not be empty".to_string());
         }
         Ok(Exclusion {
@@ -533,6 +644,7 @@ impl Exclusion {
             user_agent,
             source_ip,
             read_only: spec.read_only,
+            invoked_by,
         })
     }
 
@@ -568,6 +680,21 @@ impl Exclusion {
         }
         if let Some(want) = self.read_only {
             if e.read_only != Some(want) {
+                return false;
+            }
+        }
+        if !self.invoked_by.is_empty() {
+            let by = e.identity.invoked_by.as_deref().filter(|s| !s.is_empty());
+            // A service host name in sourceIPAddress: the service made the call (an address,
+            // whatever a glob says, never does).
+            let host = match (e.source_ip, e.source_ip_address.as_deref()) {
+                (None, Some(s)) if service_host(s) => Some(s),
+                _ => None,
+            };
+            let hit = self.invoked_by.iter().any(|pat| {
+                by.is_some_and(|b| glob_match(pat, b)) || host.is_some_and(|h| glob_match(pat, h))
+            });
+            if !hit {
                 return false;
             }
         }
@@ -872,6 +999,194 @@ mod tests {
         assert!(Exclusion::compile(&ExclusionSpec::default()).is_err());
         assert!(Exclusion::compile(&ExclusionSpec {
             source_ip: strings(&["nope"]),
+            ..ExclusionSpec::default()
+        })
+        .is_err());
+    }
+
+    /// A CreateAccessKey by `caller` for `target`, in account 111122223333.
+    fn key_for(caller: Option<&str>, target: Option<&str>) -> Event {
+        let params = match target {
+            Some(t) => {
+                serde_json::json!({"userName": t, "tags": [{"key": "owner", "value": "alice"}],
+                "policy": "{\"Statement\":[{\"Principal\":{\"AWS\":[\"bob\",\"alice\"]}}]}"})
+                .to_string()
+            }
+            None => "{}".into(),
+        };
+        let mut e = Event {
+            event_source: "iam.amazonaws.com".into(),
+            event_name: "CreateAccessKey".into(),
+            recipient_account_id: Some("111122223333".into()),
+            request_parameters: Some(params),
+            ..Event::default()
+        };
+        e.identity.user_name = caller.map(str::to_string);
+        e.identity.account_id = Some("111122223333".into());
+        e
+    }
+
+    fn holds_on(s: &ConditionSpec, e: &Event) -> bool {
+        Condition::compile(s).unwrap().holds(&Ctx::new(e), &[])
+    }
+
+    #[test]
+    fn field_to_field_comparisons() {
+        let mut ne = spec("requestParameters.userName");
+        ne.not_equals_field = Some("userIdentity.userName".into());
+        let mut eq = spec("requestParameters.userName");
+        eq.equals_field = Some("userIdentity.userName".into());
+        // Another user's key; the caller's own; no target; a role caller (no user name).
+        let other = key_for(Some("mallory"), Some("alice"));
+        let own = key_for(Some("alice"), Some("alice"));
+        let no_target = key_for(Some("alice"), None);
+        let role = key_for(None, Some("alice"));
+        assert!(holds_on(&ne, &other) && !holds_on(&eq, &other));
+        assert!(!holds_on(&ne, &own) && holds_on(&eq, &own));
+        // Both need a value: a missing side never compares...
+        assert!(!holds_on(&ne, &no_target) && !holds_on(&eq, &no_target));
+        assert!(!holds_on(&ne, &role) && !holds_on(&eq, &role));
+        // ...so `equals_field` + `not` is true there, unlike `not_equals_field`.
+        let mut not_eq = eq.clone();
+        not_eq.not = true;
+        assert!(holds_on(&not_eq, &other) && holds_on(&not_eq, &role));
+        assert!(!holds_on(&not_eq, &own));
+        // Case: exact unless `ignore_case`.
+        let shout = key_for(Some("ALICE"), Some("alice"));
+        assert!(holds_on(&ne, &shout));
+        let mut ci = ne.clone();
+        ci.ignore_case = true;
+        assert!(!holds_on(&ci, &shout));
+        // Several values: any of the field against any of the other (`equals_field`); some
+        // value of the field that is none of the other's (`not_equals_field`).
+        let mut tag = spec("requestParameters.tags.value");
+        tag.equals_field = Some("requestParameters.policy.@json.Statement.Principal.AWS".into());
+        assert!(holds_on(&tag, &other), "alice is among [bob, alice]");
+        let mut principals = spec("requestParameters.policy.@json.Statement.Principal.AWS");
+        principals.not_equals_field = Some("requestParameters.tags.value".into());
+        assert!(holds_on(&principals, &other), "bob is not alice");
+        principals.not_equals_field = Some("requestParameters.userName".into());
+        assert!(holds_on(&principals, &other), "bob is not alice");
+        let mut target = spec("requestParameters.userName");
+        target.not_equals_field =
+            Some("requestParameters.policy.@json.Statement.Principal.AWS".into());
+        assert!(!holds_on(&target, &other), "alice is one of them");
+        // Derived fields: the event's own account.
+        let mut acct = spec("userIdentity.accountId");
+        acct.not_equals_field = Some("account".into());
+        assert!(!holds_on(&acct, &other));
+        let mut foreign = other.clone();
+        foreign.identity.account_id = Some("444455556666".into());
+        assert!(holds_on(&acct, &foreign));
+        // Evidence and text.
+        let c = Condition::compile(&ne).unwrap();
+        assert_eq!(
+            c.text,
+            "requestParameters.userName not_equals_field userIdentity.userName"
+        );
+        assert_eq!(
+            c.observed(&Ctx::new(&other), &[]),
+            Value::String("alice".into())
+        );
+        // Misuse is a load-time error.
+        let mut bad = spec("requestParameters.userName");
+        bad.equals_field = Some("requestParameters.userName".into());
+        assert!(Condition::compile(&bad)
+            .unwrap_err()
+            .contains("with itself"));
+        bad.equals_field = Some("requestParameter.userName".into());
+        let err = Condition::compile(&bad).unwrap_err();
+        assert!(
+            err.contains("equals_field") && err.contains("unknown field"),
+            "{err}"
+        );
+        bad.equals_field = Some(" ".into());
+        assert!(Condition::compile(&bad)
+            .unwrap_err()
+            .contains("needs the name"));
+        bad.equals_field = Some("userIdentity.userName".into());
+        bad.not_equals_field = Some("userIdentity.arn".into());
+        assert!(Condition::compile(&bad)
+            .unwrap_err()
+            .contains("several operators"));
+    }
+
+    #[test]
+    fn approved_regions() {
+        let region = |r: &str| Event {
+            aws_region: Some(r.into()),
+            ..Event::default()
+        };
+        let mut s = spec("awsRegion");
+        s.approved_region = Some(false);
+        let mut c = Condition::compile(&s).unwrap();
+        assert!(c.has_op(&|op| matches!(op, Op::ApprovedRegion { .. })));
+        // Unresolved (no list): never holds.
+        assert!(!c.holds(&Ctx::new(&region("ap-east-1")), &[]));
+        let list: std::sync::Arc<[String]> = vec!["us-east-1".into(), "eu-west-1".into()].into();
+        c.visit_mut(&mut |c| {
+            if let Op::ApprovedRegion { regions, .. } = &mut c.op {
+                *regions = list.clone();
+            }
+        });
+        assert!(c.holds(&Ctx::new(&region("ap-east-1")), &[]));
+        assert!(!c.holds(&Ctx::new(&region("eu-west-1")), &[]));
+        assert!(!c.holds(&Ctx::new(&region("EU-WEST-1")), &[]), "case");
+        assert!(!c.holds(&Ctx::new(&Event::default()), &[]), "no region");
+        assert_eq!(c.text, "awsRegion approved_region false");
+        s.approved_region = Some(true);
+        let mut c = Condition::compile(&s).unwrap();
+        c.visit_mut(&mut |c| {
+            if let Op::ApprovedRegion { regions, .. } = &mut c.op {
+                *regions = list.clone();
+            }
+        });
+        assert!(c.holds(&Ctx::new(&region("us-east-1")), &[]));
+        assert!(!c.holds(&Ctx::new(&region("ap-east-1")), &[]));
+    }
+
+    #[test]
+    fn invoked_by_exclusions() {
+        let call = |invoked_by: Option<&str>, source: &str| {
+            let mut e = Event {
+                source_ip_address: Some(source.into()),
+                source_ip: source.parse().ok(),
+                ..Event::default()
+            };
+            e.identity.invoked_by = invoked_by.map(str::to_string);
+            e
+        };
+        let x = |pats: &[&str], e: &Event| {
+            Exclusion::compile(&ExclusionSpec {
+                invoked_by: strings(pats),
+                ..ExclusionSpec::default()
+            })
+            .unwrap()
+            .matches(&Ctx::new(e))
+        };
+        let by_ssm = call(Some("ssm.amazonaws.com"), "ssm.amazonaws.com");
+        let fas = call(None, "cloudformation.amazonaws.com");
+        let internal = call(None, "AWS Internal");
+        let human = call(None, "203.0.113.7");
+        assert!(x(&["ssm.amazonaws.com"], &by_ssm));
+        assert!(x(&["*.amazonaws.com"], &by_ssm));
+        assert!(!x(&["autoscaling.amazonaws.com"], &by_ssm));
+        // A service host name in sourceIPAddress counts; an address never does.
+        assert!(x(&["cloudformation.amazonaws.com"], &fas));
+        assert!(x(&["*"], &internal) && x(&["AWS Internal"], &internal));
+        assert!(!x(&["*"], &human));
+        // invokedBy with an address as the source (a service acting from a VPC).
+        assert!(x(&["*"], &call(Some("lambda.amazonaws.com"), "10.0.0.5")));
+        // Combined with another key: both must hold.
+        let both = Exclusion::compile(&ExclusionSpec {
+            invoked_by: strings(&["ssm.amazonaws.com"]),
+            read_only: Some(true),
+            ..ExclusionSpec::default()
+        })
+        .unwrap();
+        assert!(!both.matches(&Ctx::new(&by_ssm)));
+        assert!(Exclusion::compile(&ExclusionSpec {
+            invoked_by: strings(&[""]),
             ..ExclusionSpec::default()
         })
         .is_err());

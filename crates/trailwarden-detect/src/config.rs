@@ -23,7 +23,7 @@ use trailwarden_alert::Severity;
 
 use crate::condition::glob_match;
 use crate::engine::{Overrides, PolicyOverride};
-use crate::policy::{Policies, Policy};
+use crate::policy::{check_regions, valid_account, Policies, Policy};
 use crate::spec::{ExclusionSpec, RuleKind, Strings};
 use crate::DetectError;
 
@@ -67,6 +67,11 @@ pub struct RulesConfig {
     /// "external" for `known_account` conditions and the `policy-cross-account` analyzer.
     #[serde(default)]
     pub known_accounts: Vec<String>,
+    /// The regions the organisation works in (`us-east-1`, …), for rules that report activity
+    /// elsewhere (`approved_region` conditions). Unset: those rules do not run, and say so at
+    /// start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_regions: Option<Vec<String>>,
     /// Per-rule changes, by id; they win over the selectors above.
     #[serde(default)]
     pub rule: BTreeMap<String, RuleConfig>,
@@ -88,6 +93,10 @@ pub struct RuleConfig {
     /// Exclude infrastructure-as-code tools from this rule only.
     #[serde(default)]
     pub exclude_iac: bool,
+    /// This rule's approved regions instead of `[rules] approved_regions` (only for a rule
+    /// with an `approved_region` condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_regions: Option<Vec<String>>,
 }
 
 fn iac_exclusion() -> ExclusionSpec {
@@ -140,18 +149,29 @@ impl RulesConfig {
                 return Err(DetectError::UnknownPolicy { id: id.clone() });
             }
         }
-        if let Some(wrong) = self
-            .known_accounts
-            .iter()
-            .find(|a| !(a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())))
-        {
+        if let Some(wrong) = self.known_accounts.iter().find(|a| !valid_account(a)) {
             return Err(bad(format!(
                 "known_accounts: `{wrong}` is not a 12-digit account id"
             )));
         }
+        if let Some(list) = &self.approved_regions {
+            check_regions(list, "approved_regions").map_err(bad)?;
+        }
+        for (id, rc) in &self.rule {
+            if let Some(list) = &rc.approved_regions {
+                let at = format!("rule.{id}.approved_regions");
+                check_regions(list, &at).map_err(bad)?;
+                if !policies.get(id).is_some_and(Policy::needs_approved_regions) {
+                    return Err(bad(format!(
+                        "{at}: rule `{id}` has no `approved_region` condition (approved regions are for rules that test them)"
+                    )));
+                }
+            }
+        }
         let mut out = Overrides {
             exclude: self.exclude.clone(),
             known_accounts: self.known_accounts.clone(),
+            approved_regions: self.approved_regions.clone(),
             ..Overrides::default()
         };
         if self.exclude_iac {
@@ -186,13 +206,19 @@ impl RulesConfig {
                 exclude.push(iac_exclusion());
             }
             let severity = rc.and_then(|r| r.severity);
-            if on.is_some() || severity.is_some() || !exclude.is_empty() {
+            let approved_regions = rc.and_then(|r| r.approved_regions.clone());
+            if on.is_some()
+                || severity.is_some()
+                || !exclude.is_empty()
+                || approved_regions.is_some()
+            {
                 out.policies.insert(
                     id.to_string(),
                     PolicyOverride {
                         enabled: on,
                         severity,
                         exclude,
+                        approved_regions,
                     },
                 );
             }

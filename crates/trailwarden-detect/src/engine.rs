@@ -13,7 +13,9 @@ use crate::check::Finding;
 use crate::condition::{glob_match, Exclusion};
 use crate::field::{Ctx, Field};
 use crate::iplist::{IpLists, IpRanges};
-use crate::policy::{Matcher, Policies, Policy, Stateful, Step, Variant};
+use crate::policy::{
+    check_regions, valid_account, Matcher, Policies, Policy, Stateful, Step, Variant, ANY_SOURCE,
+};
 use crate::spec::{ExclusionSpec, Outcome};
 use crate::DetectError;
 
@@ -59,6 +61,11 @@ pub struct Overrides {
     /// and the `policy-cross-account` analyzer treat them as known, besides the event's own.
     #[serde(default)]
     pub known_accounts: Vec<String>,
+    /// The deployment's approved regions, for `approved_region` conditions (a rule's own list
+    /// in [`PolicyOverride::approved_regions`] wins). `None`: no list, and rules that test
+    /// approved regions do not run ([`Engine::disabled`] says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_regions: Option<Vec<String>>,
 }
 
 /// Changes to one policy.
@@ -74,6 +81,10 @@ pub struct PolicyOverride {
     /// Exclusions added to the policy's own.
     #[serde(default)]
     pub exclude: Vec<ExclusionSpec>,
+    /// This policy's approved regions, instead of [`Overrides::approved_regions`]. Only for a
+    /// policy with an `approved_region` condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_regions: Option<Vec<String>>,
 }
 
 struct Active {
@@ -116,16 +127,52 @@ impl<T: Copy + PartialEq> SourceIndex<T> {
     }
 }
 
-/// Calls `f` for each candidate of `event` in `index`: exact names first, then globs (each
-/// candidate once). No allocation.
-fn candidates<T: Copy + PartialEq>(
-    index: &HashMap<String, SourceIndex<T>>,
+/// Candidates by event source, and those of `event_source: "*"` (every source).
+struct Index<T> {
+    by_source: HashMap<String, SourceIndex<T>>,
+    /// Rules on every event source: looked at for every event (one more hash lookup by name,
+    /// and their globs), so only when there are some.
+    any_source: Option<SourceIndex<T>>,
+}
+
+impl<T> Default for Index<T> {
+    fn default() -> Self {
+        Index {
+            by_source: HashMap::new(),
+            any_source: None,
+        }
+    }
+}
+
+impl<T: Copy + PartialEq> Index<T> {
+    fn add(&mut self, m: &Matcher, at: T) {
+        for source in &m.sources {
+            let src = if source == ANY_SOURCE {
+                self.any_source.get_or_insert_with(SourceIndex::default)
+            } else {
+                self.by_source.entry(source.clone()).or_default()
+            };
+            src.add(m, at);
+        }
+    }
+}
+
+/// Calls `f` for each candidate of `event` in `index`: its source's exact names, then globs,
+/// then the every-source rules' (each candidate once per list). No allocation.
+fn candidates<T: Copy + PartialEq>(index: &Index<T>, event: &Event, mut f: impl FnMut(T)) {
+    if let Some(src) = index.by_source.get(event.event_source.as_str()) {
+        source_candidates(src, event, &mut f);
+    }
+    if let Some(any) = &index.any_source {
+        source_candidates(any, event, &mut f);
+    }
+}
+
+fn source_candidates<T: Copy + PartialEq>(
+    src: &SourceIndex<T>,
     event: &Event,
-    mut f: impl FnMut(T),
+    f: &mut impl FnMut(T),
 ) {
-    let Some(src) = index.get(event.event_source.as_str()) else {
-        return;
-    };
     let exact: &[T] = src
         .exact
         .get(event.event_name.as_str())
@@ -166,14 +213,41 @@ pub struct StepHit {
 const MAX_KEY_VALUES: usize = 16;
 const MAX_KEYS: usize = 64;
 
+/// Why a rule with an `approved_region` condition does not run without a list.
+fn no_regions_reason(id: &str) -> String {
+    format!(
+        "needs the approved regions: set `approved_regions = [\"us-east-1\", …]` under [rules] (or [rules.rule.{id}])"
+    )
+}
+
+/// The rules that are switched on but will not run for want of a deployment setting that is
+/// not a file — today the approved regions — with the reason (`check-config` prints them; the
+/// engine reports the same in [`Engine::disabled`]).
+pub fn missing_settings(policies: &Policies, overrides: &Overrides) -> Vec<DisabledPolicy> {
+    policies
+        .iter()
+        .filter(|p| {
+            let ov = overrides.policies.get(p.id());
+            ov.and_then(|o| o.enabled).unwrap_or(p.enabled())
+                && p.needs_approved_regions()
+                && overrides.approved_regions.is_none()
+                && ov.and_then(|o| o.approved_regions.as_ref()).is_none()
+        })
+        .map(|p| DisabledPolicy {
+            id: p.id().to_string(),
+            reason: no_regions_reason(p.id()),
+        })
+        .collect()
+}
+
 /// Compiled policies, indexed by (eventSource, eventName). Immutable after [`Engine::new`];
 /// `Send + Sync`, so one engine serves every worker thread.
 pub struct Engine {
     active: Vec<Active>,
     /// Plain event detections: (rule, variant).
-    index: HashMap<String, SourceIndex<(usize, usize)>>,
+    index: Index<(usize, usize)>,
     /// Steps of stateful detections: (rule, variant, step).
-    step_index: HashMap<String, SourceIndex<(usize, usize, usize)>>,
+    step_index: Index<(usize, usize, usize)>,
     lists: Vec<IpRanges>,
     global_exclude: Vec<Exclusion>,
     disabled: Vec<DisabledPolicy>,
@@ -225,22 +299,34 @@ impl Engine {
         let global_exclude = compile_exclusions(&overrides.exclude, "detect")?;
         let mut engine = Engine {
             active: Vec::new(),
-            index: HashMap::new(),
-            step_index: HashMap::new(),
+            index: Index::default(),
+            step_index: Index::default(),
             lists: Vec::new(),
             global_exclude,
             disabled: Vec::new(),
         };
-        if let Some(bad) = overrides
-            .known_accounts
-            .iter()
-            .find(|a| !(a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())))
-        {
+        if let Some(bad) = overrides.known_accounts.iter().find(|a| !valid_account(a)) {
             return Err(DetectError::Override {
                 message: format!("known_accounts: `{bad}` is not a 12-digit account id"),
             });
         }
+        let bad = |message: String| DetectError::Override { message };
+        if let Some(list) = &overrides.approved_regions {
+            check_regions(list, "approved_regions").map_err(bad)?;
+        }
+        for (id, o) in &overrides.policies {
+            if let Some(list) = &o.approved_regions {
+                check_regions(list, &format!("policies.{id}.approved_regions")).map_err(bad)?;
+                if !policies.get(id).is_some_and(Policy::needs_approved_regions) {
+                    return Err(bad(format!(
+                        "policies.{id}.approved_regions: rule `{id}` has no `approved_region` condition"
+                    )));
+                }
+            }
+        }
         let known: std::sync::Arc<[String]> = overrides.known_accounts.clone().into();
+        let global_regions: Option<std::sync::Arc<[String]>> =
+            overrides.approved_regions.clone().map(Into::into);
         let mut slots: HashMap<String, usize> = HashMap::new();
         for policy in policies {
             let ov = overrides.policies.get(policy.id());
@@ -277,8 +363,20 @@ impl Engine {
                 });
                 continue;
             }
+            let own_regions = ov.and_then(|o| o.approved_regions.clone()).map(Into::into);
+            let regions = own_regions.or_else(|| global_regions.clone());
+            if policy.needs_approved_regions() && regions.is_none() {
+                engine.disabled.push(DisabledPolicy {
+                    id: policy.id().to_string(),
+                    reason: no_regions_reason(policy.id()),
+                });
+                continue;
+            }
             let mut policy = policy.clone();
             policy.resolve_known_accounts(&known);
+            if let Some(r) = &regions {
+                policy.resolve_approved_regions(r);
+            }
             policy.resolve_lists(|name| {
                 if let Some(&slot) = slots.get(name) {
                     return slot;
@@ -300,22 +398,10 @@ impl Engine {
             for (vi, v) in policy.compiled.variants.iter().enumerate() {
                 if v.stateful.is_some() {
                     for (si, step) in v.steps.iter().enumerate() {
-                        for source in &step.matcher.sources {
-                            engine
-                                .step_index
-                                .entry(source.clone())
-                                .or_default()
-                                .add(&step.matcher, (idx, vi, si));
-                        }
+                        engine.step_index.add(&step.matcher, (idx, vi, si));
                     }
                 } else if let Some(step) = v.steps.first() {
-                    for source in &step.matcher.sources {
-                        engine
-                            .index
-                            .entry(source.clone())
-                            .or_default()
-                            .add(&step.matcher, (idx, vi));
-                    }
+                    engine.index.add(&step.matcher, (idx, vi));
                 }
             }
             engine.active.push(Active {

@@ -45,12 +45,15 @@ pub use catalogue::{
     RULES_DOC_COMMAND, SEED_TACTICS, TACTICS,
 };
 pub use config::{RuleConfig, RulesConfig, IAC_USER_AGENTS};
-pub use engine::{DisabledPolicy, Engine, EventRef, Overrides, PolicyOverride, StepHit};
+pub use engine::{
+    missing_settings, DisabledPolicy, Engine, EventRef, Overrides, PolicyOverride, StepHit,
+};
 pub use iplist::{IpLists, IpRanges};
 pub use policy::{builtin_files, FirstSeenParams, Policies, Policy, Stateful};
 pub use spec::{
     CheckSpec, Checks, ConditionSpec, DedupSpec, ExclusionSpec, Expect, FirstSeenRuleSpec,
-    MatchSpec, Outcome, PolicySpec, RuleKind, SeverityOverrideSpec, StepSpec, Strings, TestSpec,
+    MatchSpec, Outcome, PolicySpec, RuleKind, SeverityOverrideSpec, StepSpec, Strings,
+    TestSettingsSpec, TestSpec,
 };
 pub use testing::{
     run_policy_tests, run_policy_tests_with, CaseRunner, TestCaseResult, TestReport, Verdict,

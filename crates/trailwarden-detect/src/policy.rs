@@ -8,6 +8,7 @@ use trailwarden_alert::Severity;
 
 use crate::check::{Check, CheckRun, Finding, CHECKS};
 use crate::condition::{Condition, Exclusion, Op};
+use crate::engine::{Overrides, PolicyOverride};
 use crate::field::{Ctx, Field};
 use crate::iplist::IpLists;
 use crate::spec::{CheckSpec, Expect, MatchSpec, Outcome, PolicySpec, RuleKind, TestSpec};
@@ -246,18 +247,57 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` must be a positive duration"))
 }
 
+/// `event_source: "*"`: every event source (the rule is evaluated for every event).
+pub(crate) const ANY_SOURCE: &str = "*";
+
+/// A region name as AWS writes them: `us-east-1`, `eu-central-2`, `us-gov-west-1`.
+pub(crate) fn valid_region(r: &str) -> bool {
+    let b = r.as_bytes();
+    b.first().is_some_and(u8::is_ascii_lowercase)
+        && b.last().is_some_and(u8::is_ascii_digit)
+        && r.contains('-')
+        && !r.contains("--")
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
+/// Checks a configured approved-region list; `at` names it in the error.
+pub(crate) fn check_regions(list: &[String], at: &str) -> Result<(), String> {
+    if list.is_empty() {
+        return Err(format!(
+            "{at} is empty: list the approved regions (leave the key out when there is no list)"
+        ));
+    }
+    match list.iter().find(|r| !valid_region(r)) {
+        Some(bad) => Err(format!(
+            "{at}: `{bad}` is not a region name (us-east-1, eu-west-1, …)"
+        )),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn valid_account(a: &str) -> bool {
+    a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Compiles one `match:` (of the rule, or of a step called `at`).
 fn compile_matcher(m: &MatchSpec, at: &str) -> Result<Matcher, String> {
     if m.event_source.is_empty() {
         return Err(format!("`{at}.event_source` needs at least one source"));
     }
+    let every = m.event_source.iter().any(|s| s == ANY_SOURCE);
+    if every && m.event_source.0.len() > 1 {
+        return Err(format!(
+            "`{at}.event_source`: `*` (every event source) stands alone; leave out the others"
+        ));
+    }
     if let Some(bad) = m
         .event_source
         .iter()
-        .find(|s| s.is_empty() || s.contains('*'))
+        .find(|s| s.is_empty() || (s.contains('*') && *s != ANY_SOURCE))
     {
         return Err(format!(
-            "`{at}.event_source`: `{bad}` must be a full event source such as s3.amazonaws.com (no globs)"
+            "`{at}.event_source`: `{bad}` must be a full event source such as s3.amazonaws.com (no globs; `*` alone means every source)"
         ));
     }
     let (mut names, mut name_globs) = (Vec::new(), Vec::new());
@@ -794,6 +834,31 @@ impl Policy {
             summary,
             test_lists,
         };
+        let needs_regions = compiled.conditions_all().any(tests_regions);
+        let settings = spec.test_settings.clone().unwrap_or_default();
+        if let Some(r) = &settings.approved_regions {
+            check_regions(&r.0, "`test_settings.approved_regions`").map_err(&err)?;
+            if !needs_regions {
+                return Err(err(
+                    "`test_settings.approved_regions`: the rule has no `approved_region` condition"
+                        .into(),
+                ));
+            }
+        } else if needs_regions && !spec.tests.is_empty() {
+            return Err(err(
+                "`approved_region` compares with the deployment's approved regions: give the tests theirs with `test_settings: {approved_regions: [...]}`".into(),
+            ));
+        }
+        if let Some(k) = &settings.known_accounts {
+            if k.is_empty() {
+                return Err(err("`test_settings.known_accounts` is empty".into()));
+            }
+            if let Some(bad) = k.iter().find(|a| !valid_account(a)) {
+                return Err(err(format!(
+                    "`test_settings.known_accounts`: `{bad}` is not a 12-digit account id"
+                )));
+            }
+        }
         Ok(Policy {
             origin: origin.to_string(),
             spec,
@@ -913,6 +978,43 @@ impl Policy {
         &self.compiled.test_lists
     }
 
+    /// Whether a condition compares with the approved regions (`approved_region`): the rule
+    /// runs only when the deployment gives a list (`[rules] approved_regions`, or the rule's
+    /// own in `[rules.rule.<id>]`).
+    pub fn needs_approved_regions(&self) -> bool {
+        self.compiled.conditions_all().any(tests_regions)
+    }
+
+    /// The overrides the policy's tests run with: the policy switched on, and its
+    /// `test_settings` (approved regions, known accounts) as a deployment would give them.
+    pub fn test_overrides(&self) -> Overrides {
+        let settings = self.spec.test_settings.clone().unwrap_or_default();
+        let mut out = Overrides {
+            known_accounts: settings.known_accounts.map(|k| k.0).unwrap_or_default(),
+            ..Overrides::default()
+        };
+        out.policies.insert(
+            self.id().to_string(),
+            PolicyOverride {
+                enabled: Some(true),
+                approved_regions: settings.approved_regions.map(|r| r.0),
+                ..PolicyOverride::default()
+            },
+        );
+        out
+    }
+
+    /// Gives every `approved_region` condition the deployment's list.
+    pub(crate) fn resolve_approved_regions(&mut self, regions: &std::sync::Arc<[String]>) {
+        for c in self.compiled.conditions_mut() {
+            c.visit_mut(&mut |c| {
+                if let Op::ApprovedRegion { regions: r, .. } = &mut c.op {
+                    *r = regions.clone();
+                }
+            });
+        }
+    }
+
     /// Gives every `known_account` condition and every analyzer that takes `known_accounts`
     /// the deployment's known accounts (added to an analyzer's own).
     pub(crate) fn resolve_known_accounts(&mut self, known: &std::sync::Arc<[String]>) {
@@ -951,6 +1053,10 @@ impl Policy {
             });
         }
     }
+}
+
+fn tests_regions(c: &Condition) -> bool {
+    c.has_op(&|op| matches!(op, Op::ApprovedRegion { .. }))
 }
 
 /// A set of policies with unique ids, in load order.

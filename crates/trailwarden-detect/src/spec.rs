@@ -65,6 +65,10 @@ pub struct PolicySpec {
     /// IP lists for this policy's tests only: name → IPs/CIDRs.
     #[serde(default)]
     pub ip_lists: BTreeMap<String, Strings>,
+    /// The deployment settings (`[rules]`) this policy's tests run with: approved regions,
+    /// known accounts. Tests only; a deployment's come from its configuration.
+    #[serde(default)]
+    pub test_settings: Option<TestSettingsSpec>,
     #[serde(default)]
     pub tests: Vec<TestSpec>,
 }
@@ -328,6 +332,19 @@ pub struct ConditionSpec {
     /// ARN with an account (`arn:aws:iam::444455556666:role/x`); other values count for neither.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_account: Option<bool>,
+    /// Some value equals some value of this other field of the same event (a typed field,
+    /// `account`, `principal`, or a raw path); never holds when either has no value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals_field: Option<String>,
+    /// Some value differs from every value of this other field — both fields must have a
+    /// value (unlike `equals_field` with `not: true`, which holds when either is missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_equals_field: Option<String>,
+    /// `true`: some value is one of the deployment's approved regions (`[rules]
+    /// approved_regions`, or the rule's own there); `false`: some value is a region that is
+    /// not. A rule with such a condition does not run without a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_region: Option<bool>,
     /// A regular expression (Rust `regex` syntax, unanchored) that some value must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matches: Option<String>,
@@ -388,6 +405,23 @@ pub struct ExclusionSpec {
     /// `true`: only read-only calls (`readOnly: true`); `false`: only mutating calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
+    /// `*` globs of AWS service principals (`cloudformation.amazonaws.com`,
+    /// `*.amazonaws.com`): the call was made by one of them — `userIdentity.invokedBy`, or a
+    /// `sourceIPAddress` that is a service host name (or `AWS Internal`) rather than an address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoked_by: Option<Strings>,
+}
+
+/// `test_settings:` — what `[rules]` would give the policy, for its tests.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSettingsSpec {
+    /// As `[rules] approved_regions`: what `approved_region` conditions compare with.
+    #[serde(default)]
+    pub approved_regions: Option<Strings>,
+    /// As `[rules] known_accounts` (12-digit ids).
+    #[serde(default)]
+    pub known_accounts: Option<Strings>,
 }
 
 /// `tests:` entry.

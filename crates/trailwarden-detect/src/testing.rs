@@ -12,7 +12,7 @@ use std::fmt;
 use trailwarden_alert::{canonical_order, Alert, Severity};
 use trailwarden_parse::Event;
 
-use crate::engine::{Engine, EventRef, Overrides, PolicyOverride};
+use crate::engine::{Engine, EventRef};
 use crate::iplist::IpLists;
 use crate::policy::{test_event_json, Policies, Policy};
 use crate::spec::Expect;
@@ -248,15 +248,8 @@ pub fn run_policy_tests_with(
 fn single_engine(policy: &Policy, lists: &IpLists) -> Result<Engine, String> {
     let mut single = Policies::new();
     single.add(policy.clone()).map_err(|e| e.to_string())?;
-    let mut overrides = Overrides::default();
-    overrides.policies.insert(
-        policy.id().to_string(),
-        PolicyOverride {
-            enabled: Some(true),
-            ..PolicyOverride::default()
-        },
-    );
-    let engine = Engine::new(&single, lists, &overrides).map_err(|e| e.to_string())?;
+    let engine =
+        Engine::new(&single, lists, &policy.test_overrides()).map_err(|e| e.to_string())?;
     match engine.disabled().first() {
         Some(d) => Err(format!("policy not runnable: {}", d.reason)),
         None => Ok(engine),

@@ -1518,3 +1518,304 @@ fn known_accounts_must_be_account_ids() {
         Err(DetectError::Override { .. })
     ));
 }
+
+// ---------------------------------------------------------------- every event source, approved regions
+
+const EVERYWHERE: &str = r#"
+id: everywhere
+title: Writes anywhere
+description: d
+severity: medium
+mitre: [T1535]
+match:
+  event_source: "*"
+  where:
+    - field: awsRegion
+      approved_region: false
+"#;
+
+const EVERYWHERE_DEDUP: &str = r#"
+id: everywhere-dedup
+title: Writes anywhere, once a day
+description: d
+severity: medium
+mitre: [T1535]
+dedup: {by: [principal, awsRegion], window: 24h}
+match:
+  event_source: "*"
+  event_name: "Create*"
+  where:
+    - field: awsRegion
+      approved_region: false
+"#;
+
+fn in_region(source: &str, name: &str, region: &str) -> Event {
+    Event {
+        aws_region: Some(region.into()),
+        ..ev(source, name)
+    }
+}
+
+#[test]
+fn every_source_rules_see_every_event_and_keep_the_index() {
+    let ps = policies(&[MINIMAL, EVERYWHERE, EVERYWHERE_DEDUP]);
+    let ov = config("[rules]\napproved_regions = [\"us-east-1\", \"eu-west-1\"]\n")
+        .resolve(&ps)
+        .unwrap();
+    let engine = Engine::new(&ps, &IpLists::new(), &ov).unwrap();
+    assert!(engine.disabled().is_empty(), "{:?}", engine.disabled());
+    for (source, name) in [
+        ("ec2.amazonaws.com", "RunInstances"),
+        ("lambda.amazonaws.com", "CreateFunction20150331"),
+        ("some-new-service.amazonaws.com", "DoThing"),
+        ("", ""),
+    ] {
+        assert_eq!(
+            ids(&engine, &in_region(source, name, "ap-east-1")),
+            ["everywhere"],
+            "{source} {name}"
+        );
+        assert!(ids(&engine, &in_region(source, name, "eu-west-1")).is_empty());
+    }
+    // Source-indexed rules still fire, and the every-source rule beside them.
+    assert_eq!(
+        ids(
+            &engine,
+            &in_region("iam.amazonaws.com", "AttachUserPolicy", "ap-east-1")
+        ),
+        ["minimal", "everywhere"]
+    );
+    assert_eq!(
+        ids(
+            &engine,
+            &in_region("iam.amazonaws.com", "AttachUserPolicy", "us-east-1")
+        ),
+        ["minimal"]
+    );
+    // Stateful steps on every source: the dedup rule's names filter still applies.
+    let mut hits = Vec::new();
+    let mut e = in_region("rds.amazonaws.com", "CreateDBInstance", "sa-east-1");
+    e.identity.principal = Some("111122223333:user/mallory".into());
+    engine.evaluate_stateful(&e, origin(), &mut hits);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        engine.rule(hits[0].rule).map(Policy::id),
+        Some("everywhere-dedup")
+    );
+    hits.clear();
+    e.event_name = "DeleteDBInstance".into();
+    engine.evaluate_stateful(&e, origin(), &mut hits);
+    assert!(hits.is_empty());
+    // `*` stands alone; other globs are still errors.
+    let mixed = EVERYWHERE.replace(
+        "event_source: \"*\"",
+        "event_source: [\"*\", s3.amazonaws.com]",
+    );
+    let err = policy(&mixed).unwrap_err().to_string();
+    assert!(err.contains("stands alone"), "{err}");
+    let glob = EVERYWHERE.replace("event_source: \"*\"", "event_source: \"s3*\"");
+    let err = policy(&glob).unwrap_err().to_string();
+    assert!(err.contains("no globs"), "{err}");
+}
+
+#[test]
+fn approved_regions_come_from_the_config_or_the_rule_is_off() {
+    let ps = policies(&[MINIMAL, EVERYWHERE]);
+    assert!(ps.get("everywhere").unwrap().needs_approved_regions());
+    assert!(!ps.get("minimal").unwrap().needs_approved_regions());
+    // No list: the rule does not run, and says why (never an error).
+    let engine = Engine::new(&ps, &IpLists::new(), &Overrides::default()).unwrap();
+    let d = &engine.disabled()[0];
+    assert_eq!(d.id, "everywhere");
+    assert!(
+        d.reason.contains("approved_regions") && d.reason.contains("[rules.rule.everywhere]"),
+        "{}",
+        d.reason
+    );
+    assert_eq!(engine.active_ids().collect::<Vec<_>>(), ["minimal"]);
+    let missing = missing_settings(&ps, &Overrides::default());
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].reason, d.reason);
+    // Switched off anyway: nothing is missing.
+    let off = config("[rules]\ndisable = [\"everywhere\"]\n")
+        .resolve(&ps)
+        .unwrap();
+    assert!(missing_settings(&ps, &off).is_empty());
+    // The rule's own list wins over the global one.
+    let ov = config(
+        "[rules]\napproved_regions = [\"us-east-1\"]\n[rules.rule.everywhere]\napproved_regions = [\"ap-east-1\"]\n",
+    )
+    .resolve(&ps)
+    .unwrap();
+    assert!(missing_settings(&ps, &ov).is_empty());
+    let engine = Engine::new(&ps, &IpLists::new(), &ov).unwrap();
+    assert!(engine.disabled().is_empty());
+    assert!(ids(&engine, &in_region("ec2.amazonaws.com", "X", "ap-east-1")).is_empty());
+    assert_eq!(
+        ids(&engine, &in_region("ec2.amazonaws.com", "X", "us-east-1")),
+        ["everywhere"]
+    );
+    // Misuse is an error at start-up, with the key named.
+    for (text, want) in [
+        (
+            "[rules]\napproved_regions = []\n",
+            "approved_regions is empty",
+        ),
+        (
+            "[rules]\napproved_regions = [\"us-east\"]\n",
+            "`us-east` is not a region name",
+        ),
+        (
+            "[rules]\napproved_regions = [\"US-EAST-1\"]\n",
+            "`US-EAST-1` is not a region name",
+        ),
+        (
+            "[rules.rule.minimal]\napproved_regions = [\"us-east-1\"]\n",
+            "rule `minimal` has no `approved_region` condition",
+        ),
+        (
+            "[rules.rule.everywhere]\napproved_regions = []\n",
+            "rule.everywhere.approved_regions is empty",
+        ),
+    ] {
+        let err = config(text).resolve(&ps).unwrap_err().to_string();
+        assert!(err.contains(want), "{text}: {err}");
+    }
+    // The same checks when overrides come straight to the engine.
+    let bad = Overrides {
+        approved_regions: Some(vec!["nowhere".into()]),
+        ..Overrides::default()
+    };
+    assert!(matches!(
+        Engine::new(&ps, &IpLists::new(), &bad),
+        Err(DetectError::Override { .. })
+    ));
+    let bad = Overrides {
+        policies: [(
+            "minimal".to_string(),
+            PolicyOverride {
+                approved_regions: Some(vec!["us-east-1".into()]),
+                ..PolicyOverride::default()
+            },
+        )]
+        .into(),
+        ..Overrides::default()
+    };
+    let err = Engine::new(&ps, &IpLists::new(), &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no `approved_region` condition"), "{err}");
+}
+
+#[test]
+fn test_settings_feed_the_rules_own_tests() {
+    let with_tests = format!(
+        "{EVERYWHERE}test_settings:\n  approved_regions: [us-east-1]\n  known_accounts: [\"444455556666\"]\ntests:\n  - name: elsewhere\n    expect: alert\n    event: '{{\"eventTime\": \"2024-06-07T10:00:00Z\", \"eventSource\": \"ec2.amazonaws.com\", \"eventName\": \"RunInstances\", \"awsRegion\": \"ap-east-1\"}}'\n  - name: home\n    expect: no-alert\n    event: '{{\"eventTime\": \"2024-06-07T10:00:00Z\", \"eventSource\": \"ec2.amazonaws.com\", \"eventName\": \"RunInstances\", \"awsRegion\": \"us-east-1\"}}'\n"
+    );
+    let p = policy(&with_tests).unwrap();
+    let ov = p.test_overrides();
+    assert_eq!(ov.known_accounts, ["444455556666"]);
+    assert_eq!(
+        ov.policies["everywhere"].approved_regions.as_deref(),
+        Some(&["us-east-1".to_string()][..])
+    );
+    let report = run_policy_tests(&policies_from(p), &IpLists::new());
+    assert!(report.all_passed(), "{report}");
+    // Tests of a rule that needs the regions must say which.
+    let no_settings = with_tests.replace(
+        "test_settings:\n  approved_regions: [us-east-1]\n  known_accounts: [\"444455556666\"]\n",
+        "",
+    );
+    let err = policy(&no_settings).unwrap_err().to_string();
+    assert!(err.contains("test_settings: {approved_regions"), "{err}");
+    // Settings must fit the rule and be well formed.
+    let minimal = format!("{MINIMAL}test_settings:\n  approved_regions: [us-east-1]\n");
+    let err = policy(&minimal).unwrap_err().to_string();
+    assert!(err.contains("no `approved_region` condition"), "{err}");
+    let accounts = format!("{MINIMAL}test_settings:\n  known_accounts: [acme]\n");
+    let err = policy(&accounts).unwrap_err().to_string();
+    assert!(err.contains("`acme` is not a 12-digit account id"), "{err}");
+    let typo = format!("{MINIMAL}test_settings:\n  approved_region: [us-east-1]\n");
+    assert!(policy(&typo).is_err());
+}
+
+// ---------------------------------------------------------------- field comparisons, invokedBy exclusions
+
+const OTHER_USER_KEY: &str = r#"
+id: other-user-key
+title: Key for another user
+description: d
+severity: medium
+mitre: [T1098.001]
+match:
+  event_source: iam.amazonaws.com
+  event_name: CreateAccessKey
+  where:
+    - field: requestParameters.userName
+      not_equals_field: userIdentity.userName
+exclude:
+  - invoked_by: [cloudformation.amazonaws.com]
+"#;
+
+fn create_key(caller: &str, target: &str) -> Event {
+    let text = json!({
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "accountId": "111122223333",
+                         "arn": format!("arn:aws:iam::111122223333:user/{caller}"), "userName": caller},
+        "eventTime": "2024-06-07T10:00:00Z",
+        "eventSource": "iam.amazonaws.com",
+        "eventName": "CreateAccessKey",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.10",
+        "requestParameters": {"userName": target},
+        "eventID": format!("e-{caller}-{target}"),
+        "recipientAccountId": "111122223333"
+    })
+    .to_string();
+    trailwarden_parse::parse_record(text.as_bytes()).unwrap()
+}
+
+#[test]
+fn field_comparisons_and_invoked_by_exclusions_in_a_rule() {
+    let ps = policies(&[OTHER_USER_KEY]);
+    let engine = Engine::new(&ps, &IpLists::new(), &Overrides::default()).unwrap();
+    let alerts = eval(&engine, &create_key("mallory", "alice"));
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0].evidence["conditions"],
+        json!(["requestParameters.userName not_equals_field userIdentity.userName"])
+    );
+    assert_eq!(
+        alerts[0].evidence["matched"],
+        json!({"requestParameters.userName": "alice"})
+    );
+    assert!(eval(&engine, &create_key("alice", "alice")).is_empty());
+    // The rule's own invokedBy exclusion: a service host name as the source counts.
+    let mut by_cfn = create_key("mallory", "alice");
+    by_cfn.source_ip_address = Some("cloudformation.amazonaws.com".into());
+    by_cfn.source_ip = None;
+    assert!(eval(&engine, &by_cfn).is_empty());
+    // `[rules]` exclusions take `invoked_by` too, globally and per rule.
+    let mut by_ssm = create_key("mallory", "alice");
+    by_ssm.identity.invoked_by = Some("ssm.amazonaws.com".into());
+    assert_eq!(eval(&engine, &by_ssm).len(), 1);
+    for text in [
+        "[[rules.exclude]]\ninvoked_by = [\"ssm.amazonaws.com\"]\n",
+        "[rules.rule.other-user-key]\nexclude = [{ invoked_by = \"*.amazonaws.com\" }]\n",
+    ] {
+        let ov = config(text).resolve(&ps).unwrap();
+        let engine = Engine::new(&ps, &IpLists::new(), &ov).unwrap();
+        assert!(eval(&engine, &by_ssm).is_empty(), "{text}");
+        assert_eq!(eval(&engine, &create_key("mallory", "alice")).len(), 1);
+    }
+    // A misspelt field to compare with stops the load, naming the policy.
+    let bad = OTHER_USER_KEY.replace(
+        "not_equals_field: userIdentity.userName",
+        "not_equals_field: userIdentity.user",
+    );
+    let err = policy(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("other-user-key") && err.contains("not_equals_field"),
+        "{err}"
+    );
+}

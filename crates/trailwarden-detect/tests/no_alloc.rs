@@ -9,7 +9,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use trailwarden_detect::{Engine, EventRef, IpLists, Overrides, Policies};
+use trailwarden_detect::{Engine, EventRef, IpLists, Overrides, Policies, Policy};
 use trailwarden_parse::Event;
 
 struct Counting;
@@ -72,7 +72,20 @@ fn event(source: &str, name: &str) -> Event {
 fn evaluating_uninteresting_events_does_not_allocate() {
     let mut lists = IpLists::new();
     lists.add_text("risky", "t", "203.0.113.0/24").unwrap();
-    let engine = Engine::new(&Policies::builtin().unwrap(), &lists, &Overrides::default()).unwrap();
+    // With approved regions, so the rules on every event source run too.
+    let overrides = Overrides {
+        approved_regions: Some(vec!["us-east-1".into()]),
+        ..Overrides::default()
+    };
+    let engine = Engine::new(&Policies::builtin().unwrap(), &lists, &overrides).unwrap();
+    assert!(
+        !engine
+            .disabled()
+            .iter()
+            .any(|d| d.reason.contains("region")),
+        "{:?}",
+        engine.disabled()
+    );
     let misses = [
         event("s3.amazonaws.com", "GetObject"),
         event("ec2.amazonaws.com", "DescribeInstances"),
@@ -100,6 +113,74 @@ fn evaluating_uninteresting_events_does_not_allocate() {
     assert_eq!(n, 0);
     // Sanity: the counter works (a firing policy allocates its alert).
     let hit = event("iam.amazonaws.com", "AttachUserPolicy");
+    let n = allocations(|| engine.evaluate(&hit, EventRef { source_object: "o" }, &mut out));
+    assert!(n > 0);
+    assert_eq!(out.len(), 1);
+}
+
+/// Every event is a candidate of this rule; typed-field comparisons, the approved-region test
+/// and the `invoked_by` exclusion decide without allocating.
+const EVERYWHERE: &str = r#"
+id: everywhere
+title: t
+description: d
+severity: low
+mitre: [T1535]
+match:
+  event_source: "*"
+  where:
+    - field: readOnly
+      equals: "false"
+    - field: awsRegion
+      approved_region: false
+    - field: userIdentity.userName
+      not_equals_field: userIdentity.sessionContext.sessionIssuer.userName
+    - field: account
+      equals_field: userIdentity.accountId
+exclude:
+  - invoked_by: "*"
+"#;
+
+fn write_in(region: &str, user: &str, issuer: &str) -> Event {
+    let mut e = event("ec2.amazonaws.com", "CreateVpc");
+    e.read_only = Some(false);
+    e.aws_region = Some(region.into());
+    e.recipient_account_id = Some("111122223333".into());
+    e.identity.account_id = Some("111122223333".into());
+    e.identity.user_name = Some(user.into());
+    e.identity.session_issuer_user_name = Some(issuer.into());
+    e
+}
+
+#[test]
+fn new_conditions_decide_without_allocating() {
+    let mut ps = Policies::new();
+    ps.add(Policy::from_yaml("everywhere.yaml", EVERYWHERE).unwrap())
+        .unwrap();
+    let overrides = Overrides {
+        approved_regions: Some(vec!["us-east-1".into(), "eu-west-1".into()]),
+        ..Overrides::default()
+    };
+    let engine = Engine::new(&ps, &IpLists::new(), &overrides).unwrap();
+    let mut by_service = write_in("ap-east-1", "alice", "ops");
+    by_service.identity.invoked_by = Some("cloudformation.amazonaws.com".into());
+    let mut foreign = write_in("ap-east-1", "alice", "ops");
+    foreign.identity.account_id = Some("444455556666".into());
+    let quiet = [
+        write_in("us-east-1", "alice", "ops"),   // approved region
+        write_in("ap-east-1", "alice", "alice"), // equal fields
+        foreign,                                 // another account's caller
+        by_service,                              // excluded: invoked by a service
+        event("s3.amazonaws.com", "GetObject"),  // no readOnly
+    ];
+    let mut out = Vec::with_capacity(16);
+    for e in &quiet {
+        let n = allocations(|| engine.evaluate(e, EventRef { source_object: "o" }, &mut out));
+        assert_eq!(n, 0, "{:?} {:?}", e.aws_region, e.identity.user_name);
+    }
+    assert!(out.is_empty());
+    // Sanity: the same rule fires (and allocates its alert) when everything holds.
+    let hit = write_in("ap-east-1", "alice", "ops");
     let n = allocations(|| engine.evaluate(&hit, EventRef { source_object: "o" }, &mut out));
     assert!(n > 0);
     assert_eq!(out.len(), 1);

@@ -38,8 +38,8 @@ use trailwarden_anomaly::{
     FirstSeenVerdict, LearnFrom,
 };
 use trailwarden_detect::{
-    CaseRunner, DetectError, Engine, EventRef, IpLists, Overrides, Policies, Policy,
-    PolicyOverride, RuleKind, Stateful, StepHit, TestReport,
+    CaseRunner, DetectError, Engine, EventRef, IpLists, Overrides, Policies, Policy, RuleKind,
+    Stateful, StepHit, TestReport,
 };
 use trailwarden_parse::Event;
 use trailwarden_pipeline::{Batch, Detector};
@@ -648,14 +648,8 @@ impl CaseRunner for PackRunner {
     ) -> Result<Vec<Alert>, String> {
         let mut single = Policies::new();
         single.add(policy.clone()).map_err(|e| e.to_string())?;
-        let mut overrides = Overrides::default();
-        overrides.policies.insert(
-            policy.id().to_string(),
-            PolicyOverride {
-                enabled: Some(true),
-                ..PolicyOverride::default()
-            },
-        );
+        // Switched on, with the deployment settings its tests declare (`test_settings`).
+        let overrides = policy.test_overrides();
         let mut pack = PackEngine::new(&single, lists, &overrides, PackOptions::replay())
             .map_err(|e| e.to_string())?;
         if let Some(d) = pack.engine().disabled().first() {

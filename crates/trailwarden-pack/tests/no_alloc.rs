@@ -72,19 +72,30 @@ fn event(source: &str, name: &str, t: i64) -> Event {
 
 #[test]
 fn evaluating_uninteresting_events_does_not_allocate() {
+    // With approved regions, so rules on every event source (activity-in-unapproved-region)
+    // look at each event too.
+    let overrides = Overrides {
+        approved_regions: Some(vec!["us-east-1".into()]),
+        ..Overrides::default()
+    };
     let mut pack = PackEngine::new(
         &Policies::builtin().unwrap(),
         &IpLists::new(),
-        &Overrides::default(),
+        &overrides,
         PackOptions::live(),
     )
     .unwrap();
     assert!(!pack.is_empty());
+    // A write in an approved region: a candidate of every-source rules, but no match.
+    let mut approved = event("ec2.amazonaws.com", "CreateVpc", 5);
+    approved.read_only = Some(false);
+    approved.aws_region = Some("us-east-1".into());
     let misses = [
         event("s3.amazonaws.com", "GetObject", 1),
         event("ec2.amazonaws.com", "DescribeInstances", 2),
         event("kms.amazonaws.com", "Decrypt", 3),
         event("", "", 4),
+        approved,
     ];
     // Warm up: the step buffer's first growth is a one-off.
     pack.evaluate(&misses[0], "o");
@@ -96,7 +107,7 @@ fn evaluating_uninteresting_events_does_not_allocate() {
     let n = allocations(|| pack.advance(&mut out));
     assert_eq!(n, 0, "advancing an empty buffer");
     // Sanity: the counter works (a matching step allocates its observation).
-    let mut hit = event("ec2.amazonaws.com", "StopInstances", 5);
+    let mut hit = event("ec2.amazonaws.com", "StopInstances", 6);
     hit.request_parameters = Some(r#"{"instancesSet":{"items":[{"instanceId":"i-1"}]}}"#.into());
     let n = allocations(|| pack.evaluate(&hit, "o"));
     assert!(n > 0);

@@ -710,7 +710,8 @@ pub fn check(path: &Path) -> anyhow::Result<std::process::ExitCode> {
     c.validate()?;
     // `[rules]` selectors must name rules that exist (built-in or in the policy directories).
     let policies = crate::rules::load_policies(&c.processing.policy_dirs)?;
-    c.rules
+    let overrides = c
+        .rules
         .resolve(&policies)
         .context("checking the [rules] configuration")?;
     let text = toml::to_string_pretty(&c).context("printing the settings")?;
@@ -718,6 +719,10 @@ pub fn check(path: &Path) -> anyhow::Result<std::process::ExitCode> {
         "# effective settings ({} + environment overrides)",
         path.display()
     );
+    // Rules that are on but will not run for want of a setting (not an error).
+    for d in trailwarden_detect::missing_settings(&policies, &overrides) {
+        println!("# rule {} will not run: {}", d.id, d.reason);
+    }
     print!("{text}");
     Ok(std::process::ExitCode::SUCCESS)
 }

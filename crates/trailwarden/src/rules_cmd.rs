@@ -143,16 +143,31 @@ pub fn run(a: RulesArgs) -> anyhow::Result<ExitCode> {
                         "id", "severity", "kind", "mitre", "tests"
                     )?;
                     for p in policies.iter() {
+                        // What the rule needs from the deployment to run at all.
+                        let mut needs: Vec<String> = p
+                            .required_ip_lists()
+                            .iter()
+                            .map(|l| format!("IP list {l}"))
+                            .collect();
+                        if p.needs_approved_regions() {
+                            needs.push("[rules] approved_regions".to_string());
+                        }
+                        let needs = if needs.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (needs {})", needs.join(", "))
+                        };
                         writeln!(
                             out,
-                            "{:<36} {:<9} {:<15} {:<20} {:>5}  {}{}",
+                            "{:<36} {:<9} {:<15} {:<20} {:>5}  {}{}{}",
                             p.id(),
                             p.severity().as_str(),
                             p.kind_label(),
                             p.mitre().join(","),
                             p.tests().len(),
                             p.title(),
-                            if p.enabled() { "" } else { " (disabled)" }
+                            if p.enabled() { "" } else { " (disabled)" },
+                            needs
                         )?;
                     }
                 }

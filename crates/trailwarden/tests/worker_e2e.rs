@@ -835,6 +835,13 @@ fn worker_check_config() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("from-env"), "{out}");
     assert!(out.contains("visibility_timeout_secs = 300"), "{out}");
+    // A rule that needs a setting the file leaves out is named, with the reason (no error).
+    assert!(
+        out.contains(
+            "# rule activity-in-unapproved-region will not run: needs the approved regions"
+        ),
+        "{out}"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.toml");
     std::fs::write(&bad, "version = 1\n[source]\nqueue_ulr = \"x\"\n").unwrap();
