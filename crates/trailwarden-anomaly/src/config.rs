@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use trailwarden_alert::Severity;
 use trailwarden_detect::IpRanges;
 
+use crate::intel::{Categories, CATEGORY_NAMES};
 use crate::AnomalyError;
 
 /// The detections, by stable id.
@@ -139,6 +140,7 @@ impl Detection {
             spray_window_secs: 0,
             grace_secs: 0,
             lists: Vec::new(),
+            categories: Vec::new(),
             allowed_regions: Vec::new(),
             event_sources: Vec::new(),
             event_names: Vec::new(),
@@ -147,6 +149,10 @@ impl Detection {
         match self {
             Detection::AnonymousIp => DetectionSettings {
                 lists: vec!["anonymous".into()],
+                categories: Categories::DEFAULT_COUNTED
+                    .names()
+                    .map(str::to_string)
+                    .collect(),
                 while_learning: WhileLearning::Threshold,
                 ..base
             },
@@ -353,6 +359,7 @@ pub struct DetectionConfig {
     pub spray_window_secs: Option<u64>,
     pub grace_secs: Option<u64>,
     pub lists: Option<Vec<String>>,
+    pub categories: Option<Vec<String>>,
     pub allowed_regions: Option<Vec<String>>,
     pub event_sources: Option<Vec<String>>,
     pub event_names: Option<Vec<String>>,
@@ -380,7 +387,11 @@ pub struct DetectionSettings {
     pub spray_min_users: u64,
     pub spray_window_secs: u64,
     pub grace_secs: u64,
+    /// IP and ASN list names (`anonymous-ip`, `suspicious-ip`).
     pub lists: Vec<String>,
+    /// The anonymous-IP database categories that count (`anonymous-ip`); default all but
+    /// `hosting`.
+    pub categories: Vec<String>,
     pub allowed_regions: Vec<String>,
     pub event_sources: Vec<String>,
     pub event_names: Vec<String>,
@@ -390,7 +401,8 @@ pub struct DetectionSettings {
 /// Which knobs each detection takes (beyond enabled/severity/exclude).
 fn knobs(d: Detection) -> &'static [&'static str] {
     match d {
-        Detection::AnonymousIp | Detection::SuspiciousIp => &["lists", "cooldown_secs"],
+        Detection::AnonymousIp => &["lists", "categories", "cooldown_secs"],
+        Detection::SuspiciousIp => &["lists", "cooldown_secs"],
         Detection::InfrequentCountry => &[
             "while_learning",
             "learning_days",
@@ -611,6 +623,7 @@ fn apply(d: Detection, s: &mut DetectionSettings, c: &DetectionConfig) -> Result
     take!(spray_window_secs);
     take!(grace_secs);
     take!(lists);
+    take!(categories);
     take!(allowed_regions);
     take!(event_sources);
     take!(event_names);
@@ -650,6 +663,12 @@ fn apply(d: Detection, s: &mut DetectionSettings, c: &DetectionConfig) -> Result
     }
     if s.baseline_days == 0 || s.baseline_days > 366 {
         return bad("baseline_days must be between 1 and 366");
+    }
+    if let Some(c) = s.categories.iter().find(|c| Categories::parse(c).is_none()) {
+        return bad(&format!(
+            "unknown category `{c}` in categories (known: {})",
+            CATEGORY_NAMES.join(", ")
+        ));
     }
     Ok(())
 }

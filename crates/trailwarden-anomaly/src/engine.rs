@@ -14,6 +14,7 @@ use crate::config::{
     secs_to_us, AnomalyConfig, Detection, DetectionSettings, Settings, WhileLearning,
 };
 use crate::geo::{distance_km, GeoDb, GeoLocated, GeoLookup};
+use crate::intel::{AnonymousIpDb, AsnDb, AsnInfo, AsnLists, AsnSet, Categories, IpIntel};
 use crate::obs::{observe, Kind, Obs, Target};
 use crate::state::{
     cool, cooling, touch, AState, AnomalyStats, Counter, Ev, LastGeo, PState, SState, Snapshot,
@@ -30,6 +31,29 @@ pub struct DisabledDetection {
 }
 
 const GEO_CACHE_CAP: usize = 65_536;
+/// Addresses whose anonymous-IP and ASN lookups are remembered (cleared when full, like geo).
+const INTEL_CACHE_CAP: usize = 65_536;
+
+/// A named list of an IP detection: the IP list and/or the ASN list of that name.
+struct NamedList {
+    name: String,
+    ips: Option<IpRanges>,
+    asns: Option<AsnSet>,
+}
+
+impl NamedList {
+    fn matches(&self, ip: IpAddr, asn: Option<u32>) -> bool {
+        self.ips.as_ref().is_some_and(|r| r.contains(ip))
+            || asn.is_some_and(|a| self.asns.as_ref().is_some_and(|s| s.contains(a)))
+    }
+}
+
+/// What the databases say about one address (cached per address).
+#[derive(Clone, Default)]
+struct Intel {
+    anon: Categories,
+    asn: Option<std::sync::Arc<AsnInfo>>,
+}
 
 /// The anomaly engine. Feed it events with [`AnomalyEngine::ingest`] (or as a pipeline
 /// [`Detector`]); call [`AnomalyEngine::flush`] (`Detector::finish`) at the end.
@@ -40,8 +64,16 @@ pub struct AnomalyEngine {
     disabled: Vec<DisabledDetection>,
     geo: Option<Box<dyn GeoLookup>>,
     geo_cache: HashMap<IpAddr, Option<std::sync::Arc<GeoLocated>>>,
-    anonymous: Vec<(String, IpRanges)>,
-    suspicious: Vec<(String, IpRanges)>,
+    anonymous: Vec<NamedList>,
+    suspicious: Vec<NamedList>,
+    anonymous_db: Option<AnonymousIpDb>,
+    /// The anonymous-IP database categories `anonymous-ip` counts.
+    counted: Categories,
+    asn_db: Option<AsnDb>,
+    /// Per detection (anonymous-ip, suspicious-ip): whether matching needs the databases.
+    needs_intel: [bool; 2],
+    intel_cache: HashMap<IpAddr, Intel>,
+    anonymous_sources: Option<String>,
     terminated: TerminatedUsers,
     /// Boxed: the tree shifts entries on insert/remove, and an `Obs` is a few hundred bytes.
     pending: BTreeMap<(i64, String), Box<Obs>>,
@@ -67,28 +99,143 @@ fn lists_for(
     d: Detection,
     s: &DetectionSettings,
     lists: &IpLists,
+    asn_lists: &AsnLists,
+    database: bool,
     disabled: &mut Vec<DisabledDetection>,
-) -> Vec<(String, IpRanges)> {
-    let found: Vec<(String, IpRanges)> = s
+) -> Vec<NamedList> {
+    let found: Vec<NamedList> = s
         .lists
         .iter()
-        .filter_map(|n| lists.get(n).map(|r| (n.clone(), r.clone())))
+        .filter_map(|n| {
+            let ips = lists.get(n).cloned();
+            let asns = asn_lists.get(n).cloned();
+            (ips.is_some() || asns.is_some()).then(|| NamedList {
+                name: n.clone(),
+                ips,
+                asns,
+            })
+        })
         .collect();
-    if found.is_empty() && s.enabled {
+    if found.is_empty() && !database && s.enabled {
         let first = s.lists.first().map_or("NAME", String::as_str);
-        disabled.push(DisabledDetection {
-            id: d.id(),
-            reason: format!(
-                "needs IP list {}; give it as --ip-list {first}=FILE",
-                s.lists
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ),
-        });
+        let names = s
+            .lists
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let reason = if d == Detection::AnonymousIp {
+            format!(
+                "needs IP list {names} (--ip-list {first}=FILE), an ASN list of that name \
+                 (--asn-list {first}=FILE with --asn-db FILE) or an anonymous-IP database \
+                 (--anonymous-ip-db FILE{})",
+                if s.categories.is_empty() {
+                    " and a non-empty `categories`"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            format!(
+                "needs IP list {names}; give it as --ip-list {first}=FILE (or an ASN list: \
+                 --asn-list {first}=FILE with --asn-db FILE)"
+            )
+        };
+        disabled.push(DisabledDetection { id: d.id(), reason });
     }
     found
+}
+
+/// The names in `wanted` that `have` holds.
+fn present(wanted: &[String], have: impl Fn(&str) -> bool) -> Vec<&str> {
+    wanted
+        .iter()
+        .map(String::as_str)
+        .filter(|n| have(n))
+        .collect()
+}
+
+fn counted_categories(ds: &DetectionSettings) -> Categories {
+    ds.categories
+        .iter()
+        .filter_map(|c| Categories::parse(c))
+        .fold(Categories::NONE, Categories::union)
+}
+
+/// The start-up line saying what feeds `anonymous-ip`.
+fn sources_line(
+    s: &Settings,
+    has_ip_list: &dyn Fn(&str) -> bool,
+    has_asn_list: &dyn Fn(&str) -> bool,
+    anonymous_db: Option<&str>,
+    asn_db: Option<&str>,
+) -> String {
+    let d = Detection::AnonymousIp;
+    let ds = s.det(d);
+    let head = "anonymous-ip sources:";
+    if !s.enabled {
+        return format!("{head} none (the anomaly engine is disabled by configuration)");
+    }
+    if !ds.enabled {
+        return format!("{head} none (disabled by configuration)");
+    }
+    let quote = |v: Vec<&str>| {
+        v.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    let ips = present(&ds.lists, has_ip_list);
+    if !ips.is_empty() {
+        parts.push(format!("IP lists {}", quote(ips)));
+    }
+    let asns = present(&ds.lists, has_asn_list);
+    if !asns.is_empty() {
+        parts.push(format!("ASN lists {}", quote(asns)));
+    }
+    let counted = counted_categories(ds);
+    match anonymous_db {
+        Some(db) if !counted.is_empty() => parts.push(format!(
+            "anonymous-IP database {db}, categories {}",
+            counted.names().collect::<Vec<_>>().join(", ")
+        )),
+        _ => {}
+    }
+    if parts.is_empty() {
+        let first = ds.lists.first().map_or("anonymous", String::as_str);
+        return format!(
+            "{head} none, the detection is off (give --ip-list {first}=FILE, --asn-list \
+             {first}=FILE with --asn-db FILE, or --anonymous-ip-db FILE)"
+        );
+    }
+    if let Some(db) = asn_db {
+        parts.push(format!("ASN database {db} (asn, as_org in the evidence)"));
+    }
+    format!("{head} {}", parts.join("; "))
+}
+
+impl AnomalyConfig {
+    /// The start-up line saying which sources feed `anonymous-ip` (IP lists, ASN lists, the
+    /// anonymous-IP database), for `check-config` — from the names of the IP and ASN lists
+    /// given and the databases' paths, without reading them. The engine logs the same line
+    /// ([`AnomalyEngine::anonymous_ip_sources`]).
+    pub fn anonymous_ip_sources(
+        &self,
+        ip_lists: &[&str],
+        asn_lists: &[&str],
+        anonymous_db: Option<&str>,
+        asn_db: Option<&str>,
+    ) -> Result<String, AnomalyError> {
+        let s = self.resolve()?;
+        Ok(sources_line(
+            &s,
+            &|n| ip_lists.contains(&n),
+            &|n| asn_lists.contains(&n),
+            anonymous_db,
+            asn_db,
+        ))
+    }
 }
 
 impl AnomalyEngine {
@@ -111,7 +258,36 @@ impl AnomalyEngine {
         ip_lists: &IpLists,
         terminated: TerminatedUsers,
     ) -> Result<AnomalyEngine, AnomalyError> {
+        Self::with_intel(config, geo, ip_lists, IpIntel::default(), terminated)
+    }
+
+    /// [`AnomalyEngine::with_lookup`] with IP intelligence beyond IP lists: an anonymous-IP
+    /// database, an ASN database and ASN lists ([`IpIntel`]). ASN lists without an ASN
+    /// database are an error.
+    pub fn with_intel(
+        config: &AnomalyConfig,
+        geo: Option<Box<dyn GeoLookup>>,
+        ip_lists: &IpLists,
+        intel: IpIntel,
+        terminated: TerminatedUsers,
+    ) -> Result<AnomalyEngine, AnomalyError> {
         let s = config.resolve()?;
+        let IpIntel {
+            anonymous_db,
+            asn_db,
+            asn_lists,
+        } = intel;
+        if !asn_lists.is_empty() && asn_db.is_none() {
+            return Err(AnomalyError::Config(format!(
+                "ASN lists ({}) need an ASN database: give --asn-list with --asn-db FILE \
+                 (detection.asn_lists with detection.asn_db)",
+                asn_lists
+                    .names()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         let mut disabled = Vec::new();
         let mut on = [false; 11];
         for d in Detection::ALL {
@@ -132,24 +308,41 @@ impl AnomalyEngine {
             }
             on[d.index()] = true;
         }
+        let counted = counted_categories(s.det(Detection::AnonymousIp));
+        let db_counts = anonymous_db.is_some() && !counted.is_empty();
         let anonymous = lists_for(
             Detection::AnonymousIp,
             s.det(Detection::AnonymousIp),
             ip_lists,
+            &asn_lists,
+            db_counts,
             &mut disabled,
         );
         let suspicious = lists_for(
             Detection::SuspiciousIp,
             s.det(Detection::SuspiciousIp),
             ip_lists,
+            &asn_lists,
+            false,
             &mut disabled,
         );
-        if anonymous.is_empty() {
+        if anonymous.is_empty() && !db_counts {
             on[Detection::AnonymousIp.index()] = false;
         }
         if suspicious.is_empty() {
             on[Detection::SuspiciousIp.index()] = false;
         }
+        let uses_asn = |l: &[NamedList]| l.iter().any(|n| n.asns.is_some());
+        let needs_intel = [db_counts || uses_asn(&anonymous), uses_asn(&suspicious)];
+        let anonymous_sources = on[Detection::AnonymousIp.index()].then(|| {
+            sources_line(
+                &s,
+                &|n| ip_lists.get(n).is_some(),
+                &|n| asn_lists.get(n).is_some(),
+                anonymous_db.as_ref().map(AnonymousIpDb::description),
+                asn_db.as_ref().map(AsnDb::description),
+            )
+        });
         if geo.is_none() {
             for d in [Detection::InfrequentCountry, Detection::ImpossibleTravel] {
                 if on[d.index()] {
@@ -169,6 +362,12 @@ impl AnomalyEngine {
             geo_cache: HashMap::new(),
             anonymous,
             suspicious,
+            anonymous_db: if db_counts { anonymous_db } else { None },
+            counted,
+            asn_db,
+            needs_intel,
+            intel_cache: HashMap::new(),
+            anonymous_sources,
             terminated,
             pending: BTreeMap::new(),
             max_seen: None,
@@ -184,6 +383,13 @@ impl AnomalyEngine {
     /// Detections that will not run, with the reason.
     pub fn disabled(&self) -> &[DisabledDetection] {
         &self.disabled
+    }
+
+    /// One line saying which sources feed `anonymous-ip` (IP lists, ASN lists, the
+    /// anonymous-IP database and its counted categories, the ASN database), to log at
+    /// start-up; `None` when the detection does not run ([`AnomalyEngine::disabled`] says why).
+    pub fn anonymous_ip_sources(&self) -> Option<&str> {
+        self.anonymous_sources.as_deref()
     }
 
     pub fn stats(&self) -> &AnomalyStats {
@@ -652,6 +858,32 @@ impl AnomalyEngine {
 
     // ---------------------------------------------------------------- anonymous-ip, suspicious-ip
 
+    /// What the databases say about `ip`, cached per address (bounded like the geo cache).
+    fn intel(&mut self, ip: IpAddr) -> Intel {
+        if ip.is_loopback() || is_private(ip) {
+            return Intel::default();
+        }
+        if let Some(hit) = self.intel_cache.get(&ip) {
+            return hit.clone();
+        }
+        let found = Intel {
+            anon: self
+                .anonymous_db
+                .as_ref()
+                .map_or(Categories::NONE, |db| db.lookup(ip)),
+            asn: self
+                .asn_db
+                .as_ref()
+                .and_then(|db| db.lookup(ip))
+                .map(std::sync::Arc::new),
+        };
+        if self.intel_cache.len() >= INTEL_CACHE_CAP {
+            self.intel_cache.clear();
+        }
+        self.intel_cache.insert(ip, found.clone());
+        found
+    }
+
     fn ip_lists(&mut self, o: &Obs, st: &mut PState, out: &mut Vec<Alert>) {
         let Some(ip) = o.ip else {
             return;
@@ -659,10 +891,21 @@ impl AnomalyEngine {
         if o.via_service {
             return;
         }
-        for d in [Detection::AnonymousIp, Detection::SuspiciousIp] {
+        // what the databases say, looked up (once) only when a running detection needs it
+        let mut known: Option<Intel> = None;
+        for (i, d) in [Detection::AnonymousIp, Detection::SuspiciousIp]
+            .into_iter()
+            .enumerate()
+        {
             if !self.runs(d, o) {
                 continue;
             }
+            let intel = if self.needs_intel[i] {
+                known.get_or_insert_with(|| self.intel(ip)).clone()
+            } else {
+                Intel::default()
+            };
+            let asn = intel.asn.as_ref().map(|a| a.number);
             let lists = if d == Detection::AnonymousIp {
                 &self.anonymous
             } else {
@@ -670,28 +913,70 @@ impl AnomalyEngine {
             };
             let names: Vec<&str> = lists
                 .iter()
-                .filter(|(_, r)| r.contains(ip))
-                .map(|(n, _)| n.as_str())
+                .filter(|l| l.matches(ip, asn))
+                .map(|l| l.name.as_str())
                 .collect();
-            if names.is_empty() {
+            let cats = if d == Detection::AnonymousIp {
+                intel.anon.intersection(self.counted)
+            } else {
+                Categories::NONE
+            };
+            if names.is_empty() && cats.is_empty() {
                 continue;
             }
             let what = ip.to_string();
             if cooling(&st.cools, d.index() as u8, &what, o.t) {
                 continue;
             }
+            let mut all: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            all.extend(cats.names().map(|c| format!("anonymous-ip-db:{c}")));
+            let on_lists = if names.is_empty() {
+                String::new()
+            } else {
+                format!("which is on the {} list", names.join(", "))
+            };
+            // evidence: the ASN (when an ASN database is given), the database's categories
+            let intel = if self.asn_db.is_some() && !self.needs_intel[i] {
+                known.get_or_insert_with(|| self.intel(ip)).clone()
+            } else {
+                intel
+            };
             let ds = self.s.det(d);
             let mut f = Map::new();
             f.insert("ip".into(), json!(what));
-            f.insert("lists".into(), json!(names));
+            f.insert("lists".into(), json!(all));
             f.insert("eventName".into(), json!(o.name));
             f.insert("cooldownSeconds".into(), json!(ds.cooldown_secs));
-            let summary = format!(
-                "{} called {} from {what}, which is on the {} list",
-                o.principal,
-                o.name,
-                names.join(", ")
-            );
+            if d == Detection::AnonymousIp && self.anonymous_db.is_some() {
+                f.insert(
+                    "categories".into(),
+                    json!(intel.anon.names().collect::<Vec<_>>()),
+                );
+            }
+            if self.asn_db.is_some() {
+                let a = intel.asn.as_deref();
+                f.insert("asn".into(), json!(a.map(|a| a.number)));
+                f.insert(
+                    "as_org".into(),
+                    json!(a.and_then(|a| a.organization.as_deref())),
+                );
+            }
+            let mut why = on_lists;
+            if !cats.is_empty() {
+                if !why.is_empty() {
+                    why.push_str(" and ");
+                }
+                why.push_str("which the anonymous-IP database marks as ");
+                why.push_str(&cats.names().collect::<Vec<_>>().join(", "));
+            }
+            let mut summary = format!("{} called {} from {what}, {why}", o.principal, o.name);
+            if let Some(a) = intel.asn.as_deref() {
+                summary.push_str(&format!(" (AS{}", a.number));
+                if let Some(org) = &a.organization {
+                    summary.push_str(&format!(", {org}"));
+                }
+                summary.push(')');
+            }
             let a = self.alert(
                 d,
                 ds.severity,

@@ -16,6 +16,7 @@
 //! **Architecture invariants.**
 //! * A pure core: processing does no IO, reads no clock (time is `eventTime`), and never
 //!   panics on any event. The only IO is start-up loading ([`GeoDb::open`],
+//!   [`AnonymousIpDb::open`], [`AsnDb::open`], [`AsnLists::load_specs`],
 //!   [`TerminatedUsers::load`]) and the optional [`AnomalyEngine::save`]/[`AnomalyEngine::load`].
 //! * Order independence: events are processed in (eventTime, eventID) order once the watermark
 //!   passes them, so the alerts do not depend on the order objects arrive in within the
@@ -31,6 +32,7 @@ mod baseline;
 mod config;
 mod engine;
 mod geo;
+mod intel;
 mod obs;
 mod state;
 mod terminated;
@@ -46,6 +48,9 @@ pub use config::{
 };
 pub use engine::{AnomalyEngine, DisabledDetection};
 pub use geo::{distance_km, GeoDb, GeoLocated, GeoLookup, GeoPoint};
+pub use intel::{
+    parse_asn, AnonymousIpDb, AsnDb, AsnInfo, AsnLists, AsnSet, Categories, IpIntel, CATEGORY_NAMES,
+};
 pub use state::AnomalyStats;
 pub use terminated::{TerminatedEntry, TerminatedUsers, Who};
 
@@ -56,6 +61,18 @@ pub enum AnomalyError {
     Config(String),
     #[error("geoip database {}: {message}", path.display())]
     GeoDb { path: PathBuf, message: String },
+    #[error("{what} {}: {message}", path.display())]
+    Database {
+        what: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+    #[error("ASN list {file}:{line}: {message}")]
+    AsnList {
+        file: String,
+        line: usize,
+        message: String,
+    },
     #[error("terminated users {file}:{line}: {message}")]
     TerminatedUsers {
         file: String,

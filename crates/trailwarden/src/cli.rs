@@ -182,6 +182,20 @@ pub struct DetectArgs {
     /// A MaxMind-format City database (.mmdb) for the geo anomaly detections.
     #[arg(long, value_name = "FILE")]
     pub geoip: Option<PathBuf>,
+    /// An anonymous-IP database for `anonymous-ip`: GeoIP2 Anonymous IP or an IPinfo
+    /// privacy-detection .mmdb (which categories count: `[anomaly.detections.anonymous-ip]
+    /// categories`, default all but `hosting`).
+    #[arg(long, value_name = "FILE")]
+    pub anonymous_ip_db: Option<PathBuf>,
+    /// An ASN database (GeoLite2-ASN or GeoIP2-ISP .mmdb): needed by --asn-list; puts `asn` and
+    /// `as_org` in the anonymous-ip and suspicious-ip alerts.
+    #[arg(long, value_name = "FILE")]
+    pub asn_db: Option<PathBuf>,
+    /// A named ASN list: NAME=FILE, one AS number per line (`AS16509`, `16509`), `#` comments
+    /// (repeatable; needs --asn-db). `anonymous` adds to anonymous-ip, `suspicious` to
+    /// suspicious-ip, like IP lists of those names.
+    #[arg(long = "asn-list", value_name = "NAME=FILE")]
+    pub asn_lists: Vec<String>,
     /// Terminated users: one user name or ARN per line, optionally `,<RFC 3339 time>`.
     #[arg(long, value_name = "FILE")]
     pub terminated_users: Option<PathBuf>,

@@ -188,6 +188,13 @@ pub struct Detection {
     pub sigma: Vec<PathBuf>,
     /// A MaxMind-format City database (`.mmdb`) for the geo detections.
     pub geoip: Option<PathBuf>,
+    /// An anonymous-IP database (GeoIP2 Anonymous IP or IPinfo privacy `.mmdb`) for
+    /// `anonymous-ip`.
+    pub anonymous_ip_db: Option<PathBuf>,
+    /// An ASN database (GeoLite2-ASN / GeoIP2-ISP `.mmdb`); needed by `asn_lists`.
+    pub asn_db: Option<PathBuf>,
+    /// `NAME=FILE` ASN lists (one AS number per line), named in a detection's `lists`.
+    pub asn_lists: Vec<String>,
     /// Terminated users: one user name or ARN per line, optionally `,<RFC 3339 time>`.
     pub terminated_users: Option<PathBuf>,
     /// Where the anomaly snapshot is kept: a directory or `s3://bucket/prefix/`. Unset: the
@@ -213,6 +220,9 @@ impl Default for Detection {
         Detection {
             sigma: Vec::new(),
             geoip: None,
+            anonymous_ip_db: None,
+            asn_db: None,
+            asn_lists: Vec::new(),
             terminated_users: None,
             state: None,
             state_save_interval_secs: 300,
@@ -337,6 +347,10 @@ pub struct DetectSettings {
     pub ip_lists: Vec<String>,
     pub sigma: Vec<PathBuf>,
     pub geoip: Option<PathBuf>,
+    pub anonymous_ip_db: Option<PathBuf>,
+    pub asn_db: Option<PathBuf>,
+    /// `NAME=FILE` ASN lists.
+    pub asn_lists: Vec<String>,
     pub terminated_users: Option<PathBuf>,
     /// The anomaly engine's configuration (validated); `None`: the engine is off.
     pub anomaly: Option<AnomalyConfig>,
@@ -477,6 +491,15 @@ impl Config {
         if d.geoip.is_some() {
             self.detection.geoip.clone_from(&d.geoip);
         }
+        if d.anonymous_ip_db.is_some() {
+            self.detection
+                .anonymous_ip_db
+                .clone_from(&d.anonymous_ip_db);
+        }
+        if d.asn_db.is_some() {
+            self.detection.asn_db.clone_from(&d.asn_db);
+        }
+        self.detection.asn_lists.extend(d.asn_lists.iter().cloned());
         if d.terminated_users.is_some() {
             self.detection
                 .terminated_users
@@ -502,11 +525,27 @@ impl Config {
         let d = &self.detection;
         for (what, p) in [
             ("geoip", &d.geoip),
+            ("anonymous_ip_db", &d.anonymous_ip_db),
+            ("asn_db", &d.asn_db),
             ("terminated_users", &d.terminated_users),
         ] {
             if p.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
                 bail!("detection.{what} is empty");
             }
+        }
+        for spec in &d.asn_lists {
+            if !spec
+                .split_once('=')
+                .is_some_and(|(n, f)| !n.trim().is_empty() && !f.is_empty())
+            {
+                bail!("detection.asn_lists: `{spec}` is not NAME=FILE (--asn-list NAME=FILE)");
+            }
+        }
+        if !d.asn_lists.is_empty() && d.asn_db.is_none() {
+            bail!(
+                "ASN lists (--asn-list / detection.asn_lists) need an ASN database: give \
+                 --asn-db FILE (detection.asn_db), a GeoLite2-ASN or GeoIP2-ISP .mmdb"
+            );
         }
         let max_severity: trailwarden_alert::Severity =
             d.sigma_group_max_level.parse().map_err(|_| {
@@ -526,6 +565,9 @@ impl Config {
             ip_lists: self.processing.ip_lists.clone(),
             sigma: d.sigma.clone(),
             geoip: d.geoip.clone(),
+            anonymous_ip_db: d.anonymous_ip_db.clone(),
+            asn_db: d.asn_db.clone(),
+            asn_lists: d.asn_lists.clone(),
             terminated_users: d.terminated_users.clone(),
             anomaly: (self.anomaly.enabled != Some(false)).then(|| self.anomaly.clone()),
             allowed_lateness_secs: d.allowed_lateness_secs,
@@ -703,6 +745,28 @@ pub fn replay_detection(a: &ReplayArgs) -> anyhow::Result<DetectSettings> {
     c.detect_settings().with_context(context)
 }
 
+/// The line saying what feeds `anonymous-ip` (IP lists, ASN lists, the anonymous-IP
+/// database), from the configuration alone: the files are not read.
+pub fn anonymous_sources(c: &Config) -> anyhow::Result<String> {
+    let names = |specs: &[String]| -> Vec<String> {
+        specs
+            .iter()
+            .filter_map(|s| s.split_once('=').map(|(n, _)| n.trim().to_string()))
+            .collect()
+    };
+    let (ips, asns) = (names(&c.processing.ip_lists), names(&c.detection.asn_lists));
+    let ips: Vec<&str> = ips.iter().map(String::as_str).collect();
+    let asns: Vec<&str> = asns.iter().map(String::as_str).collect();
+    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    let (anon, asn) = (
+        path(&c.detection.anonymous_ip_db),
+        path(&c.detection.asn_db),
+    );
+    c.anomaly
+        .anonymous_ip_sources(&ips, &asns, anon.as_deref(), asn.as_deref())
+        .map_err(|e| anyhow::anyhow!("[anomaly]: {e}"))
+}
+
 /// `trailwarden check-config FILE`: validates and prints the effective settings.
 pub fn check(path: &Path) -> anyhow::Result<std::process::ExitCode> {
     let mut c = Config::load(path)?;
@@ -723,6 +787,7 @@ pub fn check(path: &Path) -> anyhow::Result<std::process::ExitCode> {
     for d in trailwarden_detect::missing_settings(&policies, &overrides) {
         println!("# rule {} will not run: {}", d.id, d.reason);
     }
+    println!("# {}", anonymous_sources(&c)?);
     print!("{text}");
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -941,6 +1006,72 @@ severity = "critical"
         );
         assert_eq!(s.state_save_interval, Duration::from_secs(7));
         assert_eq!(s.detect.allowed_lateness_secs, Some(3600));
+    }
+
+    #[test]
+    fn anonymous_ip_databases_asn_lists_and_the_sources_line() {
+        let text = format!(
+            "{MIN}\n[processing]\nip_lists = [\"anonymous=tor.txt\", \"risky=r.txt\"]\n[detection]\nanonymous_ip_db = \"anon.mmdb\"\nasn_db = \"asn.mmdb\"\nasn_lists = [\"anonymous=vpn.txt\"]\n[anomaly.detections.anonymous-ip]\ncategories = [\"tor\", \"hosting\"]\n"
+        );
+        let mut c = Config::from_toml(&text).unwrap();
+        let s = c.validate().unwrap();
+        assert_eq!(s.detect.anonymous_ip_db, Some(PathBuf::from("anon.mmdb")));
+        assert_eq!(s.detect.asn_db, Some(PathBuf::from("asn.mmdb")));
+        assert_eq!(s.detect.asn_lists, vec!["anonymous=vpn.txt".to_string()]);
+        let line = anonymous_sources(&c).unwrap();
+        assert_eq!(
+            line,
+            "anonymous-ip sources: IP lists `anonymous`; ASN lists `anonymous`; anonymous-IP \
+             database anon.mmdb, categories tor, hosting; ASN database asn.mmdb (asn, as_org in \
+             the evidence)"
+        );
+        // flags: the databases replace the file's, ASN lists add to them
+        c.apply_detect_flags(&DetectArgs {
+            anonymous_ip_db: Some("other.mmdb".into()),
+            asn_lists: vec!["suspicious=bad.txt".into()],
+            ..DetectArgs::default()
+        });
+        let s = c.validate().unwrap();
+        assert_eq!(s.detect.anonymous_ip_db, Some(PathBuf::from("other.mmdb")));
+        assert_eq!(s.detect.asn_db, Some(PathBuf::from("asn.mmdb")));
+        assert_eq!(
+            s.detect.asn_lists,
+            vec![
+                "anonymous=vpn.txt".to_string(),
+                "suspicious=bad.txt".to_string()
+            ]
+        );
+        // nothing given: the line says the detection is off and what it takes
+        let none = anonymous_sources(&Config::from_toml(MIN).unwrap()).unwrap();
+        assert!(
+            none.contains("none") && none.contains("--anonymous-ip-db"),
+            "{none}"
+        );
+        // ASN lists need the ASN database; a list must be NAME=FILE; paths not empty
+        for (extra, names) in [
+            (
+                "[detection]\nasn_lists = [\"anonymous=vpn.txt\"]",
+                &["--asn-list", "--asn-db"][..],
+            ),
+            (
+                "[detection]\nasn_db = \"a.mmdb\"\nasn_lists = [\"vpn.txt\"]",
+                &["vpn.txt", "NAME=FILE"][..],
+            ),
+            (
+                "[detection]\nanonymous_ip_db = \"\"",
+                &["anonymous_ip_db"][..],
+            ),
+            (
+                "[anomaly.detections.anonymous-ip]\ncategories = [\"darknet\"]",
+                &["darknet"][..],
+            ),
+        ] {
+            let c = Config::from_toml(&format!("{MIN}\n{extra}\n")).unwrap();
+            let e = format!("{:#}", c.validate().expect_err(extra));
+            for n in names {
+                assert!(e.contains(n), "{extra}: {e}");
+            }
+        }
     }
 
     #[test]

@@ -12,7 +12,9 @@ use trailwarden_archive::{ArchiveOptions, Encoder, LocalArchive};
 use trailwarden_detect::{Engine, EventRef, IpLists, Policies};
 use trailwarden_pipeline::{ArchiveWriter, ArchiveWritten, Batch, Detector};
 
-use trailwarden_anomaly::{AnomalyEngine, GeoDb, TerminatedUsers};
+use trailwarden_anomaly::{
+    AnomalyEngine, AnonymousIpDb, AsnDb, AsnLists, GeoDb, GeoLookup, IpIntel, TerminatedUsers,
+};
 use trailwarden_pack::PackOptions;
 use trailwarden_sigma::{SigmaEngine, SigmaOptions, SigmaRules};
 
@@ -342,6 +344,17 @@ pub fn detectors(
                 .as_deref()
                 .map(|p| GeoDb::open(p).with_context(|| format!("opening {}", p.display())))
                 .transpose()?;
+            // Paths are in the errors already (`anonymous-IP database PATH: …`, `ASN list
+            // FILE:LINE: …`).
+            let intel = IpIntel {
+                anonymous_db: d
+                    .anonymous_ip_db
+                    .as_deref()
+                    .map(AnonymousIpDb::open)
+                    .transpose()?,
+                asn_db: d.asn_db.as_deref().map(AsnDb::open).transpose()?,
+                asn_lists: AsnLists::load_specs(&d.asn_lists).context("loading ASN lists")?,
+            };
             let terminated = match &d.terminated_users {
                 Some(p) => {
                     TerminatedUsers::load(p).with_context(|| format!("loading {}", p.display()))?
@@ -354,10 +367,14 @@ pub fn detectors(
             if config.allowed_lateness_secs.is_none() {
                 config.allowed_lateness_secs = d.allowed_lateness_secs;
             }
-            let mut engine = AnomalyEngine::new(&config, geo, &ip_lists, terminated)
+            let geo = geo.map(|g| Box::new(g) as Box<dyn GeoLookup>);
+            let mut engine = AnomalyEngine::with_intel(&config, geo, &ip_lists, intel, terminated)
                 .context("starting the anomaly engine")?;
             for x in engine.disabled() {
                 tracing::info!(detection = x.id, "anomaly detection disabled: {}", x.reason);
+            }
+            if let Some(line) = engine.anonymous_ip_sources() {
+                tracing::info!(detection = "anonymous-ip", "{line}");
             }
             let mut restored = None;
             if let Some(store) = &state {

@@ -626,3 +626,163 @@ fn the_generators_address_sites_agree_with_geolite2() {
         }
     }
 }
+
+/// `anonymous-ip` from an anonymous-IP database and an ASN list (with the ASN database)
+/// through the binary: tiny databases and a small trail written here.
+#[test]
+fn anonymous_ip_from_an_anonymous_ip_database_and_asn_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let anon = d.join("anonymous-ip.mmdb");
+    std::fs::write(
+        &anon,
+        mmdb::build_records(
+            mmdb::ANONYMOUS_IP_TYPE,
+            &[
+                (
+                    "185.220.101.0/24",
+                    mmdb::anonymous_ip(&["is_tor_exit_node"]),
+                ),
+                (
+                    "3.5.0.0/16",
+                    mmdb::Val::Map(vec![("is_hosting_provider".into(), mmdb::Val::Bool(true))]),
+                ),
+            ],
+        ),
+    )
+    .unwrap();
+    let asn = d.join("asn.mmdb");
+    std::fs::write(
+        &asn,
+        mmdb::build_records(
+            mmdb::ASN_TYPE,
+            &[
+                (
+                    "185.220.101.0/24",
+                    mmdb::asn(60729, "Stiftung Erneuerbare Freiheit"),
+                ),
+                ("45.83.220.0/24", mmdb::asn(9009, "M247 Europe SRL")),
+                ("3.5.0.0/16", mmdb::asn(16509, "AMAZON-02")),
+            ],
+        ),
+    )
+    .unwrap();
+    let asns = d.join("vpn-asns.txt");
+    std::fs::write(&asns, "# VPN providers\nAS9009\nas20473\n").unwrap();
+    let trail = d.join("trail");
+    std::fs::create_dir_all(&trail).unwrap();
+    let rec = |i: usize, user: &str, ip: &str| {
+        json!({
+            "eventVersion": "1.09",
+            "userIdentity": {"type": "IAMUser", "principalId": format!("AIDA{user}"),
+                "arn": format!("arn:aws:iam::111122223333:user/{user}"),
+                "accountId": "111122223333", "userName": user},
+            "eventTime": format!("2024-03-01T10:{i:02}:00Z"),
+            "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
+            "awsRegion": "us-east-1", "sourceIPAddress": ip, "userAgent": "aws-cli/2.15.0",
+            "eventID": format!("ev-{i}"), "readOnly": true, "eventType": "AwsApiCall",
+            "recipientAccountId": "111122223333"
+        })
+    };
+    let records = vec![
+        rec(1, "alice", "185.220.101.7"), // Tor exit (database)
+        rec(2, "alice", "45.83.220.9"),   // AS9009: on the anonymous ASN list
+        rec(3, "alice", "3.5.1.1"),       // hosting, AS16509: quiet by default
+        rec(4, "bob", "203.0.113.30"),    // nothing known
+        rec(5, "alice", "185.220.101.7"), // within the cooldown
+    ];
+    std::fs::write(
+        trail.join("events.json"),
+        serde_json::to_vec(&json!({ "Records": records })).unwrap(),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let o = bin()
+        .arg("replay")
+        .arg(&trail)
+        .arg("--out")
+        .arg(&out)
+        .args(["--no-progress", "--no-archive", "--anonymous-ip-db"])
+        .arg(&anon)
+        .arg("--asn-db")
+        .arg(&asn)
+        .arg("--asn-list")
+        .arg(format!("anonymous={}", asns.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let sources = stderr
+        .lines()
+        .find(|l| l.contains("anonymous-ip sources:"))
+        .unwrap_or_else(|| panic!("no sources line:\n{stderr}"));
+    for part in [
+        "ASN lists `anonymous`",
+        "anonymous-IP database GeoIP2-Anonymous-IP",
+        "ASN database GeoLite2-ASN",
+    ] {
+        assert!(sources.contains(part), "{part}: {sources}");
+    }
+    let alerts: Vec<Value> = std::fs::read_to_string(out.join("alerts.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|a: &Value| a["rule_id"] == "anonymous-ip")
+        .collect();
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    let by = |ev: &str| {
+        alerts
+            .iter()
+            .find(|a| a["event_ids"] == json!([ev]))
+            .unwrap_or_else(|| panic!("no alert for {ev}: {alerts:#?}"))
+    };
+    let tor = by("ev-1");
+    assert_eq!(tor["evidence"]["lists"], json!(["anonymous-ip-db:tor"]));
+    assert_eq!(tor["evidence"]["categories"], json!(["tor"]));
+    assert_eq!(tor["evidence"]["asn"], json!(60729));
+    assert_eq!(tor["principal"], json!("111122223333:user/alice"));
+    let vpn = by("ev-2");
+    assert_eq!(vpn["evidence"]["lists"], json!(["anonymous"]));
+    assert_eq!(vpn["evidence"]["categories"], json!([]));
+    assert_eq!(vpn["evidence"]["asn"], json!(9009));
+    assert_eq!(vpn["evidence"]["as_org"], json!("M247 Europe SRL"));
+
+    // an ASN list without the ASN database, and a corrupt database, stop the start
+    let run = |extra: &[&str]| {
+        let o = bin()
+            .arg("replay")
+            .arg(&trail)
+            .arg("--out")
+            .arg(d.join("out2"))
+            .args(["--no-progress", "--no-archive"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let list = format!("anonymous={}", asns.display());
+    let (code, err) = run(&["--asn-list", &list]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("--asn-list") && err.contains("--asn-db"),
+        "{err}"
+    );
+    let corrupt = d.join("corrupt.mmdb");
+    std::fs::write(&corrupt, b"definitely not an mmdb").unwrap();
+    let (code, err) = run(&["--anonymous-ip-db", corrupt.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("corrupt.mmdb"), "{err}");
+    let bad = d.join("bad-asns.txt");
+    std::fs::write(&bad, "AS9009\nAmazon\n").unwrap();
+    let (code, err) = run(&[
+        "--asn-db",
+        asn.to_str().unwrap(),
+        "--asn-list",
+        &format!("anonymous={}", bad.display()),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("{}:2", bad.display())), "{err}");
+}
