@@ -105,19 +105,7 @@ fn rules_docs_prints_the_generated_markdown() {
 /// infrastructure-as-code tools as the deploy pipeline, excluded where the catalogue says to
 /// allow-list deploy roles (lambda-code-deployed; compute-launch-multi-region: multi-region
 /// deployments).
-const DEPLOYMENT_CONFIG: &str = r#"version = 1
-
-[rules]
-known_accounts = ["111122223333", "444455556666", "777788889999", "210987654321", "999988887777"]
-
-[rules.rule.lambda-code-deployed]
-exclude_iac = true
-exclude = [{ principal = "*:role/github-actions-deploy" }]
-
-[rules.rule.compute-launch-multi-region]
-exclude_iac = true
-exclude = [{ principal = "*:role/github-actions-deploy" }]
-"#;
+const DEPLOYMENT_CONFIG: &str = include_str!("../../../testdata/deployment.toml");
 
 /// Rule-pack rules each sample scenario raises, besides the seed policies its manifest lists.
 const PACK_EXPECT: &[(&str, &[&str])] = &[
