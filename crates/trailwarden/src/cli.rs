@@ -149,8 +149,8 @@ pub struct ReplayArgs {
     pub config: Option<PathBuf>,
     /// How far (event time) behind the newest event an event may come, in the replay's
     /// file-time order, and still count in order in windowed rules, Sigma grouping and the
-    /// anomaly engine; default 900, as the worker. Raise it for trails whose files hold much
-    /// older records (events later still are counted as late in the summary).
+    /// anomaly engine (windowed rules default: 6 hours; the anomaly engine: its `[anomaly]`
+    /// setting, 900). Raise it for trails whose files hold much older records.
     #[arg(long, value_name = "SECS")]
     pub allowed_lateness_secs: Option<u64>,
     /// Do not write the Parquet archive (detection only).

@@ -279,11 +279,14 @@ pub struct Detectors {
     pub state: Option<Arc<AnomalyState>>,
 }
 
+/// The windowed rules' allowed lateness in a replay unless configured: 6 hours.
+pub const REPLAY_LATENESS_SECS: u64 = 6 * 3600;
+
 /// Every detector of a run: policies (event rules and the rule pack's windowed rules), Sigma
 /// rules when given, the anomaly engine unless off (its snapshot restored from `state` when
-/// there is one). Windowed rules and the anomaly engine hold events for
-/// `DetectSettings::allowed_lateness_secs` (else the engines' 15 minutes), in a replay as in
-/// the worker. `live` leaves saving the anomaly state to the worker.
+/// there is one). Windowed rules hold events for `DetectSettings::allowed_lateness_secs`,
+/// else the engines' 15 minutes in the worker (`live`) and [`REPLAY_LATENESS_SECS`] in a
+/// replay. `live` also leaves saving the anomaly state to the worker.
 ///
 /// Blocking (it reads rules, databases and the snapshot, S3 included): call it outside async
 /// tasks.
@@ -304,10 +307,16 @@ pub fn detectors(
     }
     let mut all: Vec<Box<dyn Detector>> = vec![Box::new(PolicyDetector(engine))];
     // windowed rules (policy windows, Sigma correlations and grouping) hold late events for
-    // `allowed_lateness_secs` (900 s by default), a replay as the worker: a replay feeds
-    // objects in file-time order (see replay.rs), so it streams with bounded memory and gives
-    // the alerts the worker would have given
-    let lateness = |default: Option<u64>| d.allowed_lateness_secs.or(default);
+    // `allowed_lateness_secs`: 900 s in the worker, 6 hours in a replay, which feeds objects in
+    // file-time order (see replay.rs) and so streams with bounded memory; the wider lateness
+    // covers trails whose objects span hours (a file name gives one time for the whole file)
+    let lateness = |default: Option<u64>| {
+        d.allowed_lateness_secs.or(if live {
+            default
+        } else {
+            Some(REPLAY_LATENESS_SECS)
+        })
+    };
     let mut pack_opts = PackOptions::live();
     pack_opts.windows.allowed_lateness_secs = lateness(pack_opts.windows.allowed_lateness_secs);
     // The rule pack's stateful rules (windows, dedup, first-seen): give it the same overrides.
@@ -364,7 +373,7 @@ pub fn detectors(
             // The worker's lateness knob covers the anomaly engine too, unless `[anomaly]`
             // sets its own.
             let mut config = config.clone();
-            if config.allowed_lateness_secs.is_none() {
+            if live && config.allowed_lateness_secs.is_none() {
                 config.allowed_lateness_secs = d.allowed_lateness_secs;
             }
             let geo = geo.map(|g| Box::new(g) as Box<dyn GeoLookup>);
