@@ -21,6 +21,9 @@
 
 #[path = "../../trailwarden-anomaly/tests/support/mmdb.rs"]
 mod mmdb;
+#[path = "support/trail.rs"]
+mod trail;
+use trail::json_gz_files;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -450,22 +453,6 @@ fn each_anomaly_detection_fires_on_its_scenarios_and_nowhere_else() {
     };
     let (_, alerts) = replay(&trail, &[], &tmp.path().join("out"), &geo, &[]);
     check_scenarios(&trail, &alerts, which);
-}
-
-fn json_gz_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".json.gz") {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// The fallback database (when the real one is absent) gives the same verdicts, and the alerts

@@ -6,6 +6,10 @@
 use std::path::Path;
 use std::process::Command;
 
+#[path = "support/trail.rs"]
+mod trail;
+use trail::{records, root_sign_ins};
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trailwarden"))
 }
@@ -146,46 +150,6 @@ const PACK_EXPECT: &[(&str, &[&str])] = &[
     ("sg-modify-rules", &["security-group-open-to-world"]),
     ("sg-open-ssh-to-world", &["security-group-open-to-world"]),
 ];
-
-/// Every CloudTrail record under `dir` (`*.json.gz` objects).
-fn records(dir: &Path) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".json.gz") {
-                let mut text = String::new();
-                std::io::Read::read_to_string(
-                    &mut flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap()),
-                    &mut text,
-                )
-                .unwrap();
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                if let Some(rs) = v["Records"].as_array() {
-                    out.extend(rs.iter().cloned());
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Event ids of the root user's successful console sign-ins: root-console-login raises every
-/// one, background or not (the generator's background has some; see its world).
-fn root_sign_ins(records: &[serde_json::Value]) -> Vec<String> {
-    records
-        .iter()
-        .filter(|r| {
-            r["eventName"] == "ConsoleLogin"
-                && r["userIdentity"]["type"] == "Root"
-                && r["responseElements"]["ConsoleLogin"] == "Success"
-        })
-        .map(|r| r["eventID"].as_str().unwrap().to_string())
-        .collect()
-}
 
 #[test]
 fn sample_trail_replays_clean() {

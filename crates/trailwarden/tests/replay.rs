@@ -12,6 +12,10 @@ use std::process::Command;
 
 use flate2::{write::GzEncoder, Compression};
 
+#[path = "support/trail.rs"]
+mod trail;
+use trail::{records, root_sign_ins};
+
 const POLICY_IDS: [&str; 11] = [
     "console-signin-failures",
     "cloudtrail-config-change",
@@ -358,33 +362,6 @@ fn replay_generated_trail_end_to_end() {
 /// (lambda-code-deployed; compute-launch-multi-region: multi-region deployments).
 const DEPLOYMENT_CONFIG: &str = include_str!("../../../testdata/deployment.toml");
 
-/// Event ids of the root user's successful console sign-ins in the `*.json.gz` objects under
-/// `dir`.
-fn root_sign_ins(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for p in walk(dir) {
-        if !p.to_string_lossy().ends_with(".json.gz") {
-            continue;
-        }
-        let mut text = String::new();
-        std::io::Read::read_to_string(
-            &mut flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap()),
-            &mut text,
-        )
-        .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        for r in v["Records"].as_array().into_iter().flatten() {
-            if r["eventName"] == "ConsoleLogin"
-                && r["userIdentity"]["type"] == "Root"
-                && r["responseElements"]["ConsoleLogin"] == "Success"
-            {
-                out.push(r["eventID"].as_str().unwrap().to_string());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn clean_trail_exits_zero_and_filters_apply() {
     let tmp = tempfile::tempdir().unwrap();
@@ -423,7 +400,7 @@ fn clean_trail_exits_zero_and_filters_apply() {
             )
         })
         .collect();
-    let want: Vec<(String, String)> = root_sign_ins(&trail)
+    let want: Vec<(String, String)> = root_sign_ins(&records(&trail))
         .into_iter()
         .map(|id| ("root-console-login".to_string(), id))
         .collect();
