@@ -474,15 +474,7 @@ fn replay_results_do_not_depend_on_object_order() {
     let n = objects.len();
     let forward: Vec<usize> = (0..n).collect();
     let reverse: Vec<usize> = (0..n).rev().collect();
-    let mut shuffled: Vec<usize> = (0..n).collect();
-    // deterministic shuffle
-    let mut x = 0x9e37_79b9_u64;
-    for i in (1..n).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        shuffled.swap(i, (x % (i as u64 + 1)) as usize);
-    }
+    let shuffled = common::shuffled(n, 0x9e37_79b9);
     let (a, _) = run_order(&objects, &forward, SigmaOptions::replay());
     let (b, _) = run_order(&objects, &reverse, SigmaOptions::replay());
     let (c, _) = run_order(&objects, &shuffled, SigmaOptions::replay());

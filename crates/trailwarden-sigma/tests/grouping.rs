@@ -161,14 +161,7 @@ fn grouped_alerts_do_not_depend_on_object_order() {
     let n = objects().len();
     let forward: Vec<usize> = (0..n).collect();
     let reverse: Vec<usize> = (0..n).rev().collect();
-    let mut shuffled = forward.clone();
-    let mut x = 0x2545_f491_u64;
-    for i in (1..n).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        shuffled.swap(i, (x % (i as u64 + 1)) as usize);
-    }
+    let shuffled = common::shuffled(n, 0x2545_f491);
     let (a, _) = run_order(&forward, hourly(None));
     let (b, _) = run_order(&reverse, hourly(None));
     let (c, _) = run_order(&shuffled, hourly(None));

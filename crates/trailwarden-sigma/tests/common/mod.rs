@@ -117,3 +117,16 @@ pub fn shared_sigma() -> Option<PathBuf> {
     );
     None
 }
+
+/// `0..n` in a deterministic shuffled order (xorshift from `seed`).
+pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).collect();
+    let mut x = seed;
+    for i in (1..n).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    v
+}
