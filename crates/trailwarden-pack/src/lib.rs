@@ -90,6 +90,8 @@ pub struct PackStats {
     pub events: u64,
     /// Step matches put in the windows (one per key combination).
     pub observations: u64,
+    /// Observations per stateful rule id (the costly rules are the ones with many).
+    pub observations_by_rule: Vec<(String, u64)>,
     pub alerts: u64,
     /// First-seen observations that were new but not reported: the baseline was learning.
     pub learning: u64,
@@ -133,6 +135,8 @@ pub struct PackEngine {
     baselines: FirstSeenStore,
     hits: Vec<StepHit>,
     stats: PackStats,
+    /// Observations per entry of `rules`.
+    rule_observations: Vec<u64>,
 }
 
 impl std::fmt::Debug for PackEngine {
@@ -210,12 +214,13 @@ impl PackEngine {
         }
         Ok(PackEngine {
             engine,
-            rules,
             corr_of,
             correlator: Correlator::new(specs, opts.windows),
             baselines: FirstSeenStore::new(opts.first_seen),
             hits: Vec::new(),
             stats: PackStats::default(),
+            rule_observations: vec![0; rules.len()],
+            rules,
         })
     }
 
@@ -261,6 +266,9 @@ impl PackEngine {
                 value: if first_seen { hit.value.clone() } else { None },
                 alert: hit.alert,
             });
+            if let Some(n) = self.rule_observations.get_mut(corr as usize) {
+                *n += hit.keys.len() as u64;
+            }
             for k in hit.keys {
                 self.stats.observations += 1;
                 self.correlator.observe(Observation {
@@ -301,6 +309,17 @@ impl PackEngine {
 
     pub fn stats(&self) -> PackStats {
         let mut s = self.stats.clone();
+        let mut by_rule: HashMap<&str, u64> = HashMap::new();
+        for (r, n) in self.rules.iter().zip(&self.rule_observations) {
+            *by_rule.entry(r.id.as_str()).or_default() += n;
+        }
+        s.observations_by_rule = by_rule
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(id, n)| (id.to_string(), n))
+            .collect();
+        s.observations_by_rule
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         s.windows = self.correlator.stats();
         s.first_seen = self.baselines.stats().clone();
         s

@@ -75,6 +75,23 @@ impl Detector for Pack {
 
     fn finish(&mut self, out: &mut Vec<Alert>) {
         self.engine.finish(out);
+        let s = self.engine.stats();
+        let busiest: Vec<String> = s
+            .observations_by_rule
+            .iter()
+            .take(5)
+            .map(|(id, n)| format!("{id}={n}"))
+            .collect();
+        tracing::info!(
+            events = s.events,
+            observations = s.observations,
+            alerts = s.alerts,
+            late_dropped = s.windows.late_dropped,
+            forced_releases = s.windows.forced_releases,
+            groups_evicted = s.windows.groups_evicted,
+            busiest = %busiest.join(" "),
+            "rule pack: windows done"
+        );
         if let Some(p) = &self.state {
             match self.engine.save_state(p) {
                 Ok(()) => tracing::info!(path = %p.display(), "first-seen baselines saved"),
