@@ -41,8 +41,12 @@ fn main() -> std::io::Result<()> {
             .map_err(std::io::Error::other)?
             .to_string_lossy()
             .replace('\\', "/");
-        let abs = path.to_string_lossy();
-        let _ = writeln!(code, "    ({rel:?}, include_str!({abs:?})),");
+        // Relative to the crate at compile time, not an absolute path of the checkout the
+        // script last ran in: a build directory shared by several checkouts stays valid.
+        let _ = writeln!(
+            code,
+            "    ({rel:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/{rel}\"))),"
+        );
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").map_err(std::io::Error::other)?);

@@ -408,12 +408,17 @@ impl AnomalyEngine {
 
     /// Takes one object's events (`source_object` names it, for records without an `eventID`),
     /// and processes every held event the watermark has passed.
-    pub fn ingest(&mut self, events: &[Event], source_object: &str, out: &mut Vec<Alert>) {
+    pub fn ingest<E: std::borrow::Borrow<Event>>(
+        &mut self,
+        events: &[E],
+        source_object: &str,
+        out: &mut Vec<Alert>,
+    ) {
         if !self.s.enabled {
             return;
         }
         for e in events {
-            let Some(o) = observe(e, source_object) else {
+            let Some(o) = observe(e.borrow(), source_object) else {
                 continue;
             };
             self.stats.events_in += 1;

@@ -192,7 +192,10 @@ fn batch(name: &str, recs: &[Rec]) -> Batch {
             key: name.to_string(),
             location: Location::Local(name.into()),
         },
-        events: recs.iter().map(Rec::event).collect(),
+        events: recs
+            .iter()
+            .map(|r| std::sync::Arc::new(r.event()))
+            .collect(),
     }
 }
 

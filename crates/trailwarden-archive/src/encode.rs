@@ -1,5 +1,6 @@
 //! Events → in-memory Parquet files, one per Hive partition of a source object.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -82,9 +83,9 @@ pub struct EncodedFile {
 ///
 /// Convenience wrapper around [`Encoder`]; to encode many objects, keep one [`Encoder`] per
 /// thread instead, which reuses its writer properties and column builders.
-pub fn encode_object(
+pub fn encode_object<E: Borrow<Event>>(
     source_object: &str,
-    events: &[Event],
+    events: &[E],
     opts: &ArchiveOptions,
 ) -> Result<Vec<EncodedFile>, ArchiveError> {
     Encoder::new(opts)?.encode_object(source_object, events)
@@ -166,10 +167,10 @@ impl Encoder {
     /// [`file_name`]`(source_object)` in its partition directory, rows in input order. Files are
     /// returned sorted by `rel_path`. No events → no files. The output is a pure function of
     /// the arguments, the options and the crate version: the same input gives the same bytes.
-    pub fn encode_object(
+    pub fn encode_object<E: Borrow<Event>>(
         &mut self,
         source_object: &str,
-        events: &[Event],
+        events: &[E],
     ) -> Result<Vec<EncodedFile>, ArchiveError> {
         if events.is_empty() {
             return Ok(Vec::new());
@@ -379,13 +380,14 @@ fn writer_properties(
 /// Events are first keyed by their *raw* (account, region, day) without allocating; the
 /// sanitised directory is computed once per distinct raw key, and raw keys that sanitise to the
 /// same directory (e.g. absent and empty account) share one group.
-fn group_by_partition(events: &[Event]) -> Vec<(String, Vec<&Event>)> {
+fn group_by_partition<E: Borrow<Event>>(events: &[E]) -> Vec<(String, Vec<&Event>)> {
     type RawKey<'a> = (Option<&'a str>, Option<&'a str>, i64);
     let mut by_raw: HashMap<RawKey<'_>, usize> = HashMap::new();
     let mut by_dir: HashMap<String, usize> = HashMap::new();
     let mut groups: Vec<(String, Vec<&Event>)> = Vec::new();
     let mut last: Option<(RawKey<'_>, usize)> = None;
     for e in events {
+        let e: &Event = e.borrow();
         let key: RawKey<'_> = (e.account(), e.aws_region.as_deref(), day_of(e.event_time));
         let idx = match last {
             Some((k, i)) if k == key => i,

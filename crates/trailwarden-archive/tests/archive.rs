@@ -261,9 +261,11 @@ fn account_falls_back_to_identity_and_unknown() {
 
 #[test]
 fn no_events_no_files() {
-    assert!(encode_object(OBJECT, &[], &ArchiveOptions::default())
-        .unwrap()
-        .is_empty());
+    assert!(
+        encode_object::<Event>(OBJECT, &[], &ArchiveOptions::default())
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]

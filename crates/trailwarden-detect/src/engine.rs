@@ -205,8 +205,6 @@ pub struct StepHit {
     /// `distinct-count`: the counted value; `first-seen`: the value fields' values joined by
     /// U+001F.
     pub value: Option<String>,
-    /// The alert the event raises as a single-event rule (severity after overrides).
-    pub alert: Alert,
 }
 
 /// Most distinct values taken from one key field, and most key combinations of one event.
@@ -470,8 +468,10 @@ impl Engine {
 
     /// Evaluates one event against the steps of the stateful detections, appending a
     /// [`StepHit`] per step it matches (with its keys present). Same costs and promises as
-    /// [`Engine::evaluate`]; the windows and baselines are the rule-pack runtime's.
-    pub fn evaluate_stateful(&self, event: &Event, origin: EventRef<'_>, out: &mut Vec<StepHit>) {
+    /// [`Engine::evaluate`]; the windows and baselines are the rule-pack runtime's. A hit
+    /// carries no alert: most never fire, and [`Engine::step_alert`] builds one for those that
+    /// do.
+    pub fn evaluate_stateful(&self, event: &Event, out: &mut Vec<StepHit>) {
         if event.is_insight() {
             return;
         }
@@ -487,9 +487,9 @@ impl Engine {
             let Some(step) = v.steps.get(si) else {
                 return;
             };
-            let Some(finding) = self.step_fires(active, step, ctx) else {
+            if self.step_fires(active, step, ctx).is_none() {
                 return;
-            };
+            }
             let keys = key_combinations(ctx, &step.group);
             if keys.is_empty() {
                 return;
@@ -512,9 +512,29 @@ impl Engine {
                 step: si,
                 keys,
                 value,
-                alert: self.alert(active, v, step, ctx, origin, finding.as_ref()),
             });
         });
+    }
+
+    /// The single-event alert of a step hit (rule `rule`, detection `variant`, step `step`, as
+    /// in [`StepHit`]) on `event`: what the event raises on its own, with the analyzer's
+    /// finding and the severity after overrides. `None` if the rule, detection or step does
+    /// not exist.
+    pub fn step_alert(
+        &self,
+        rule: usize,
+        variant: usize,
+        step: usize,
+        event: &Event,
+        origin: EventRef<'_>,
+    ) -> Option<Alert> {
+        let active = self.active.get(rule)?;
+        let v = active.policy.compiled.variants.get(variant)?;
+        let st = v.steps.get(step)?;
+        let ctx = Ctx::new(event);
+        // The same event, the same rule: the step fires as it did when it was observed.
+        let finding = self.step_fires(active, st, &ctx).flatten();
+        Some(self.alert(active, v, st, &ctx, origin, finding.as_ref()))
     }
 
     /// Whether a step fires on the event: `Some(finding)` (the analyzer's, if it has any).

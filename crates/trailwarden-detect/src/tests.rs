@@ -1596,7 +1596,7 @@ fn every_source_rules_see_every_event_and_keep_the_index() {
     let mut hits = Vec::new();
     let mut e = in_region("rds.amazonaws.com", "CreateDBInstance", "sa-east-1");
     e.identity.principal = Some("111122223333:user/mallory".into());
-    engine.evaluate_stateful(&e, origin(), &mut hits);
+    engine.evaluate_stateful(&e, &mut hits);
     assert_eq!(hits.len(), 1);
     assert_eq!(
         engine.rule(hits[0].rule).map(Policy::id),
@@ -1604,7 +1604,7 @@ fn every_source_rules_see_every_event_and_keep_the_index() {
     );
     hits.clear();
     e.event_name = "DeleteDBInstance".into();
-    engine.evaluate_stateful(&e, origin(), &mut hits);
+    engine.evaluate_stateful(&e, &mut hits);
     assert!(hits.is_empty());
     // `*` stands alone; other globs are still errors.
     let mixed = EVERYWHERE.replace(

@@ -101,8 +101,7 @@ fn evaluating_uninteresting_events_does_not_allocate() {
     // The stateful rules' steps: the same promise.
     let mut hits = Vec::with_capacity(16);
     for e in &misses {
-        let n =
-            allocations(|| engine.evaluate_stateful(e, EventRef { source_object: "o" }, &mut hits));
+        let n = allocations(|| engine.evaluate_stateful(e, &mut hits));
         assert_eq!(n, 0, "stateful {} {}", e.event_source, e.event_name);
     }
     assert!(hits.is_empty());

@@ -32,7 +32,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use trailwarden_alert::{alert_id, format_event_time, Alert};
+use trailwarden_alert::{alert_id, format_event_time, single_event_key, Alert};
 use trailwarden_anomaly::{
     AnomalyError, FirstSeenOptions, FirstSeenSpec, FirstSeenStats, FirstSeenStore,
     FirstSeenVerdict, LearnFrom,
@@ -45,7 +45,7 @@ use trailwarden_parse::Event;
 use trailwarden_pipeline::{Batch, Detector};
 use trailwarden_sigma::{
     group_key, CorrelationCondition, CorrelationType, Correlator, CorrelatorOptions,
-    CorrelatorStats, Evidence, Firing, Observation, WindowSpec,
+    CorrelatorStats, Evidence, Firing, Observation, WindowItem, WindowSpec,
 };
 
 /// Most event ids listed in one windowed alert (`count` has the full number).
@@ -99,13 +99,24 @@ pub struct PackStats {
     pub first_seen: FirstSeenStats,
 }
 
-/// The evidence of one observation: the event's key and the alert it raises on its own.
+/// The evidence of one observation: the event (shared with its batch, and with every other
+/// rule it matched), its key and its object. The single-event alert is built only for the
+/// observation that makes a window fire: most never do.
 #[derive(Debug)]
 struct PackEv {
+    /// `event:<eventID>`, else `object:<object>#<record index>`.
     key: String,
-    alert: Alert,
-    /// `first-seen`: the value that may be new.
-    value: Option<String>,
+    event: Arc<Event>,
+    source_object: Arc<str>,
+}
+
+impl PackEv {
+    /// The event's entry in an alert's `event_ids`.
+    fn event_ref(&self) -> &str {
+        self.key
+            .split_once(':')
+            .map_or(self.key.as_str(), |(_, r)| r)
+    }
 }
 
 impl Evidence for PackEv {
@@ -117,6 +128,9 @@ impl Evidence for PackEv {
 /// A stateful detection (a rule, or one of its `also` entries) as the runtime runs it.
 #[derive(Debug)]
 struct Rule {
+    /// The rule's index in the engine and its detection (as in [`StepHit`]).
+    engine_rule: usize,
+    variant: usize,
     id: String,
     title: String,
     mitre: Vec<String>,
@@ -134,6 +148,8 @@ pub struct PackEngine {
     correlator: Correlator<PackEv>,
     baselines: FirstSeenStore,
     hits: Vec<StepHit>,
+    /// The object of the events being evaluated (one allocation per object).
+    source_object: Arc<str>,
     stats: PackStats,
     /// Observations per entry of `rules`.
     rule_observations: Vec<u64>,
@@ -196,6 +212,8 @@ impl PackEngine {
             corr_of.insert((i, vi), rules.len() as u32);
             specs.push(window_spec(s));
             rules.push(Rule {
+                engine_rule: i,
+                variant: vi,
                 id: p.id().to_string(),
                 title: p.title().to_string(),
                 mitre: p.mitre().to_vec(),
@@ -218,6 +236,7 @@ impl PackEngine {
             correlator: Correlator::new(specs, opts.windows),
             baselines: FirstSeenStore::new(opts.first_seen),
             hits: Vec::new(),
+            source_object: Arc::from(""),
             stats: PackStats::default(),
             rule_observations: vec![0; rules.len()],
             rules,
@@ -241,8 +260,9 @@ impl PackEngine {
 
     /// Evaluates one event: matching steps wait in the reorder buffer (see
     /// [`PackEngine::advance`]). `source_object` names the event's object. No allocation
-    /// unless a step matches.
-    pub fn evaluate(&mut self, event: &Event, source_object: &str) {
+    /// unless a step matches; then the event is kept (shared, not copied) until its windows
+    /// are done with it.
+    pub fn evaluate(&mut self, event: &Arc<Event>, source_object: &str) {
         if event.is_insight() {
             return;
         }
@@ -250,22 +270,24 @@ impl PackEngine {
         self.correlator.see(event.event_time);
         self.baselines.note_time(event.event_time);
         self.hits.clear();
-        self.engine
-            .evaluate_stateful(event, EventRef { source_object }, &mut self.hits);
+        self.engine.evaluate_stateful(event, &mut self.hits);
+        if self.hits.is_empty() {
+            return;
+        }
+        if *self.source_object != *source_object {
+            self.source_object = Arc::from(source_object);
+        }
+        let (key, _) =
+            single_event_key(event.event_id.as_deref(), source_object, event.record_index);
+        let ev = Arc::new(PackEv {
+            key,
+            event: event.clone(),
+            source_object: self.source_object.clone(),
+        });
         for hit in self.hits.drain(..) {
             let Some(&corr) = self.corr_of.get(&(hit.rule, hit.variant)) else {
                 continue;
             };
-            let first_seen = self
-                .rules
-                .get(corr as usize)
-                .is_some_and(|r| r.kind() == RuleKind::FirstSeen);
-            let key = evidence_key(&hit.alert);
-            let ev = Arc::new(PackEv {
-                key,
-                value: if first_seen { hit.value.clone() } else { None },
-                alert: hit.alert,
-            });
             if let Some(n) = self.rule_observations.get_mut(corr as usize) {
                 *n += hit.keys.len() as u64;
             }
@@ -276,7 +298,7 @@ impl PackEngine {
                     corr,
                     pos: hit.step as u32,
                     group: k.into_iter().map(Some).collect(),
-                    value: if first_seen { None } else { hit.value.clone() },
+                    value: hit.value.clone(),
                     ev: ev.clone(),
                 });
             }
@@ -286,25 +308,27 @@ impl PackEngine {
     /// Applies every buffered observation the watermark has passed (call after each object).
     pub fn advance(&mut self, out: &mut Vec<Alert>) {
         let Self {
+            engine,
             correlator,
             rules,
             baselines,
             stats,
             ..
         } = self;
-        correlator.advance(&mut |f, _| fired(f, rules, baselines, stats, out));
+        correlator.advance(&mut |f, _| fired(f, engine, rules, baselines, stats, out));
     }
 
     /// Applies everything still buffered (end of input).
     pub fn flush(&mut self, out: &mut Vec<Alert>) {
         let Self {
+            engine,
             correlator,
             rules,
             baselines,
             stats,
             ..
         } = self;
-        correlator.flush(&mut |f, _| fired(f, rules, baselines, stats, out));
+        correlator.flush(&mut |f, _| fired(f, engine, rules, baselines, stats, out));
     }
 
     pub fn stats(&self) -> PackStats {
@@ -364,15 +388,6 @@ impl Detector for PackEngine {
     }
 }
 
-/// The evidence key of a single-event alert: `event:<eventID>`, else the object and index.
-fn evidence_key(a: &Alert) -> String {
-    match a.event_ids.first() {
-        Some(r) if r.contains('#') => format!("object:{r}"),
-        Some(r) => format!("event:{r}"),
-        None => format!("alert:{}", a.id),
-    }
-}
-
 fn duration_text(secs: u64) -> String {
     for (unit, n) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
         if secs >= n && secs.is_multiple_of(n) {
@@ -402,6 +417,7 @@ fn group_text(names: &[String], group: &[Option<String>]) -> String {
 /// A window (or baseline check) fired: the alert, if any.
 fn fired(
     f: Firing<PackEv>,
+    engine: &Engine,
     rules: &[Rule],
     baselines: &mut FirstSeenStore,
     stats: &mut PackStats,
@@ -411,10 +427,10 @@ fn fired(
         return;
     };
     let alert = match rule.kind() {
-        RuleKind::Event => dedup_alert(rule, &f),
-        RuleKind::FirstSeen => first_seen_alert(rule, &f, baselines, stats),
+        RuleKind::Event => dedup_alert(engine, rule, &f),
+        RuleKind::FirstSeen => first_seen_alert(engine, rule, &f, baselines, stats),
         RuleKind::Threshold | RuleKind::DistinctCount | RuleKind::Sequence => {
-            window_alert(rule, &f)
+            window_alert(engine, rule, &f)
         }
     };
     if let Some(a) = alert {
@@ -423,9 +439,22 @@ fn fired(
     }
 }
 
-fn dedup_alert(rule: &Rule, f: &Firing<PackEv>) -> Option<Alert> {
+/// The single-event alert of a window's item (built when the window fires).
+fn item_alert(engine: &Engine, rule: &Rule, item: &WindowItem<PackEv>) -> Option<Alert> {
+    engine.step_alert(
+        rule.engine_rule,
+        rule.variant,
+        item.pos as usize,
+        &item.ev.event,
+        EventRef {
+            source_object: &item.ev.source_object,
+        },
+    )
+}
+
+fn dedup_alert(engine: &Engine, rule: &Rule, f: &Firing<PackEv>) -> Option<Alert> {
     let item = f.items.last()?;
-    let mut a = item.ev.alert.clone();
+    let mut a = item_alert(engine, rule, item)?;
     let mut d = Map::new();
     d.insert(
         "by".into(),
@@ -437,6 +466,7 @@ fn dedup_alert(rule: &Rule, f: &Firing<PackEv>) -> Option<Alert> {
 }
 
 fn first_seen_alert(
+    engine: &Engine,
     rule: &Rule,
     f: &Firing<PackEv>,
     baselines: &mut FirstSeenStore,
@@ -445,7 +475,7 @@ fn first_seen_alert(
     let item = f.items.last()?;
     let spec = rule.first_seen.as_ref()?;
     let params = rule.stateful.first_seen.as_ref()?;
-    let value = item.ev.value.as_deref()?;
+    let value = item.value.as_deref()?;
     let entity = group_key(&f.group);
     let verdict = baselines.observe(&rule.id, &entity, value, f.time, spec);
     let FirstSeenVerdict::New {
@@ -461,7 +491,7 @@ fn first_seen_alert(
         stats.learning += 1;
         return None;
     }
-    let mut a = item.ev.alert.clone();
+    let mut a = item_alert(engine, rule, item)?;
     let values: Vec<&str> = value.split('\u{1f}').collect();
     let mut fs = Map::new();
     fs.insert(
@@ -527,8 +557,9 @@ fn first_seen_alert(
     Some(a)
 }
 
-fn window_alert(rule: &Rule, f: &Firing<PackEv>) -> Option<Alert> {
+fn window_alert(engine: &Engine, rule: &Rule, f: &Firing<PackEv>) -> Option<Alert> {
     let last = f.items.last()?;
+    let la = item_alert(engine, rule, last)?;
     let s = &rule.stateful;
     let gkey = group_key(&f.group);
     let mut keys: Vec<&str> = Vec::with_capacity(f.items.len() + 1);
@@ -537,10 +568,9 @@ fn window_alert(rule: &Rule, f: &Firing<PackEv>) -> Option<Alert> {
     let id = alert_id(&rule.id, &keys);
     let mut event_ids: Vec<String> = Vec::new();
     for it in &f.items {
-        for r in &it.ev.alert.event_ids {
-            if event_ids.len() < MAX_EVIDENCE_EVENTS && !event_ids.contains(r) {
-                event_ids.push(r.clone());
-            }
+        let r = it.ev.event_ref();
+        if event_ids.len() < MAX_EVIDENCE_EVENTS && !event_ids.iter().any(|e| e == r) {
+            event_ids.push(r.to_string());
         }
     }
     let first = f.items.first().map_or(f.time, |i| i.time);
@@ -602,14 +632,7 @@ fn window_alert(rule: &Rule, f: &Firing<PackEv>) -> Option<Alert> {
                         Value::String(s.steps.get(next).cloned().unwrap_or_default()),
                     );
                     st.insert("time".into(), Value::String(format_event_time(it.time)));
-                    st.insert(
-                        "event".into(),
-                        it.ev
-                            .alert
-                            .event_ids
-                            .first()
-                            .map_or(Value::Null, |e| Value::String(e.clone())),
-                    );
+                    st.insert("event".into(), Value::String(it.ev.event_ref().to_string()));
                     steps.push(Value::Object(st));
                     next += 1;
                 }
@@ -627,16 +650,13 @@ fn window_alert(rule: &Rule, f: &Firing<PackEv>) -> Option<Alert> {
         evidence.insert("variant".into(), Value::String(v.clone()));
     }
     evidence.insert("window".into(), Value::Object(w));
-    evidence.insert(
-        "last_event".into(),
-        Value::Object(last.ev.alert.evidence.clone()),
-    );
-    let la = &last.ev.alert;
     let summary = if rule.own_summary {
         format!("{} ({what})", la.summary)
     } else {
         format!("{}: {what}", rule.title)
     };
+    let last_event = Value::Object(la.evidence.clone());
+    evidence.insert("last_event".into(), last_event);
     Some(Alert {
         id,
         rule_id: rule.id.clone(),
@@ -649,7 +669,7 @@ fn window_alert(rule: &Rule, f: &Firing<PackEv>) -> Option<Alert> {
         event_ids,
         summary,
         evidence,
-        ..la.clone()
+        ..la
     })
 }
 
@@ -680,7 +700,7 @@ impl CaseRunner for PackRunner {
         for e in events {
             pack.engine()
                 .evaluate(e, EventRef { source_object }, &mut out);
-            pack.evaluate(e, source_object);
+            pack.evaluate(&Arc::new(e.clone()), source_object);
             pack.advance(&mut out);
         }
         pack.flush(&mut out);

@@ -9,6 +9,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::Arc;
 
 use trailwarden_detect::{IpLists, Overrides, Policies};
 use trailwarden_pack::{PackEngine, PackOptions};
@@ -96,7 +97,8 @@ fn evaluating_uninteresting_events_does_not_allocate() {
         event("kms.amazonaws.com", "Decrypt", 3),
         event("", "", 4),
         approved,
-    ];
+    ]
+    .map(Arc::new);
     // Warm up: the step buffer's first growth is a one-off.
     pack.evaluate(&misses[0], "o");
     for e in &misses {
@@ -109,6 +111,7 @@ fn evaluating_uninteresting_events_does_not_allocate() {
     // Sanity: the counter works (a matching step allocates its observation).
     let mut hit = event("ec2.amazonaws.com", "StopInstances", 6);
     hit.request_parameters = Some(r#"{"instancesSet":{"items":[{"instanceId":"i-1"}]}}"#.into());
+    let hit = Arc::new(hit);
     let n = allocations(|| pack.evaluate(&hit, "o"));
     assert!(n > 0);
     assert_eq!(pack.stats().observations, 1);

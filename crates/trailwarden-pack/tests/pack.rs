@@ -3,6 +3,7 @@
 //! pinned in `trailwarden-detect/tests/no_alloc.rs`.
 #![allow(clippy::unwrap_used)] // tests may unwrap (workspace lint policy)
 
+use std::sync::Arc;
 use trailwarden_alert::{canonical_order, Alert};
 use trailwarden_detect::{IpLists, Overrides, Policies, Policy, RuleKind};
 use trailwarden_pack::{run_policy_tests, PackEngine, PackOptions};
@@ -44,7 +45,7 @@ fn run(policies: &Policies, opts: PackOptions, objects: &[Vec<Event>]) -> Vec<Al
     let mut out = Vec::new();
     for (i, obj) in objects.iter().enumerate() {
         for e in obj {
-            pack.evaluate(e, &format!("obj-{i}"));
+            pack.evaluate(&Arc::new(e.clone()), &format!("obj-{i}"));
         }
         pack.advance(&mut out);
     }
@@ -241,7 +242,7 @@ fn first_seen_baselines_persist_across_runs() {
     )
     .unwrap();
     let mut out = Vec::new();
-    one.evaluate(&base, "o1");
+    one.evaluate(&Arc::new(base), "o1");
     one.flush(&mut out);
     assert!(out.is_empty());
     one.save_state(&path).unwrap();
@@ -254,7 +255,7 @@ fn first_seen_baselines_persist_across_runs() {
     )
     .unwrap();
     assert!(two.load_state(&path).unwrap());
-    two.evaluate(&new, "o2");
+    two.evaluate(&Arc::new(new.clone()), "o2");
     two.flush(&mut out);
     assert_eq!(out.len(), 1);
     let fs = &out[0].evidence["first_seen"];
@@ -273,7 +274,7 @@ fn first_seen_baselines_persist_across_runs() {
     )
     .unwrap();
     let mut none = Vec::new();
-    fresh.evaluate(&new, "o2");
+    fresh.evaluate(&Arc::new(new), "o2");
     fresh.flush(&mut none);
     assert!(none.is_empty());
     assert_eq!(fresh.stats().learning, 1);
@@ -294,7 +295,7 @@ fn overrides_apply_to_stateful_rules() {
     let mut pack = PackEngine::new(&ps, &IpLists::new(), &ov, PackOptions::replay()).unwrap();
     let mut out = Vec::new();
     for e in &burst {
-        pack.evaluate(e, "o");
+        pack.evaluate(&Arc::new(e.clone()), "o");
     }
     pack.flush(&mut out);
     assert_eq!(out[0].severity.as_str(), "high");
@@ -305,7 +306,7 @@ fn overrides_apply_to_stateful_rules() {
     let mut pack = PackEngine::new(&ps, &IpLists::new(), &ov, PackOptions::replay()).unwrap();
     let mut out = Vec::new();
     for e in &burst {
-        pack.evaluate(e, "o");
+        pack.evaluate(&Arc::new(e.clone()), "o");
     }
     pack.flush(&mut out);
     assert!(out.is_empty());

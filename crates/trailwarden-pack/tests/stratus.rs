@@ -383,7 +383,7 @@ fn fired(
             },
             &mut out,
         );
-        pack.evaluate(e, file);
+        pack.evaluate(&std::sync::Arc::new(e.clone()), file);
         pack.advance(&mut out);
     }
     pack.flush(&mut out);

@@ -35,8 +35,9 @@ pub use stats::{Reject, Stats, Summary};
 #[derive(Debug)]
 pub struct Batch {
     pub object: ObjectRef,
-    /// Good events that passed the filter, in record order.
-    pub events: Vec<Event>,
+    /// Good events that passed the filter, in record order. Shared: a windowed detection keeps
+    /// the events it may report on without copying them.
+    pub events: Vec<Arc<Event>>,
 }
 
 /// Detection: everything that turns events into alerts (policies today; anomaly and Sigma
@@ -371,7 +372,7 @@ async fn decode_one(
             }
             let batch = Arc::new(Batch {
                 object,
-                events: parsed.events,
+                events: parsed.events.into_iter().map(Arc::new).collect(),
             });
             if let Some(tx) = &arc_tx {
                 if tx.send((batch.clone(), ack.clone())).await.is_err() {

@@ -518,7 +518,7 @@ mod tests {
                 let json = format!(
                     r#"{{"eventVersion":"1.09","eventTime":"2024-03-01T00:0{i}:00Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7","eventID":"e{i}","recipientAccountId":"111122223333","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"}}}}"#
                 );
-                trailwarden_parse::parse_record(json.as_bytes()).unwrap()
+                std::sync::Arc::new(trailwarden_parse::parse_record(json.as_bytes()).unwrap())
             })
             .collect();
         Batch {

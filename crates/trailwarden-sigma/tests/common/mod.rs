@@ -60,7 +60,7 @@ pub fn batch(key: &str, events: Vec<Event>) -> Batch {
             key: key.to_string(),
             location: Location::Local(PathBuf::from(key)),
         },
-        events,
+        events: events.into_iter().map(std::sync::Arc::new).collect(),
     }
 }
 
