@@ -208,6 +208,9 @@ pub struct Stateful {
     pub group_by: Vec<String>,
     /// `distinct-count`: the counted field.
     pub distinct: Option<String>,
+    /// `distinct-count`: further counted fields and their least distinct counts (all must be
+    /// reached in one window).
+    pub and_distinct: Vec<(String, u64)>,
     /// Step names (one step, named after the kind, for single-match kinds).
     pub steps: Vec<String>,
     pub first_seen: Option<FirstSeenParams>,
@@ -398,6 +401,7 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
             refuse("window", spec.window.is_some())?;
             refuse("threshold", spec.threshold.is_some())?;
             refuse("distinct", spec.distinct.is_some())?;
+            refuse("and_distinct", !spec.and_distinct.is_empty())?;
             refuse("first_seen", spec.first_seen.is_some())?;
             let Some(d) = &spec.dedup else {
                 return Ok((single(Vec::new())?, Vec::new(), None));
@@ -418,6 +422,7 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
                     threshold: 1,
                     group_by: d.by.0.clone(),
                     distinct: None,
+                    and_distinct: Vec::new(),
                     steps: vec![k.to_string()],
                     first_seen: None,
                 }),
@@ -434,9 +439,24 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
             }
             let value = if kind == RuleKind::DistinctCount {
                 let d = spec.distinct.as_ref().ok_or_else(|| need("distinct"))?;
-                fields(std::slice::from_ref(d), "distinct")?
+                let mut counted = vec![d.clone()];
+                for a in &spec.and_distinct {
+                    if a.threshold == 0 {
+                        return Err(format!(
+                            "`and_distinct`: the threshold of `{}` must be at least 1",
+                            a.field
+                        ));
+                    }
+                    if counted.contains(&a.field) {
+                        return Err(format!("`and_distinct`: `{}` is counted twice", a.field));
+                    }
+                    counted.push(a.field.clone());
+                }
+                fields(&counted, "distinct")?
             } else {
                 refuse("distinct", spec.distinct.is_some())?;
+                refuse("and_distinct", !spec.and_distinct.is_empty())?;
+                refuse("and_distinct", !spec.and_distinct.is_empty())?;
                 Vec::new()
             };
             let steps = single(fields(&group_by, "group_by")?)?;
@@ -450,6 +470,11 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
                     threshold,
                     group_by,
                     distinct: spec.distinct.clone(),
+                    and_distinct: spec
+                        .and_distinct
+                        .iter()
+                        .map(|a| (a.field.clone(), a.threshold))
+                        .collect(),
                     steps: vec![k.to_string()],
                     first_seen: None,
                 }),
@@ -462,6 +487,7 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
             )?;
             refuse("threshold", spec.threshold.is_some())?;
             refuse("distinct", spec.distinct.is_some())?;
+            refuse("and_distinct", !spec.and_distinct.is_empty())?;
             refuse("first_seen", spec.first_seen.is_some())?;
             refuse("dedup", spec.dedup.is_some())?;
             let window_secs = window.ok_or_else(|| need("window"))?;
@@ -503,6 +529,7 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
                     threshold: names.len() as u64,
                     group_by,
                     distinct: None,
+                    and_distinct: Vec::new(),
                     steps: names,
                     first_seen: None,
                 }),
@@ -520,6 +547,7 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
             )?;
             refuse("threshold", spec.threshold.is_some())?;
             refuse("distinct", spec.distinct.is_some())?;
+            refuse("and_distinct", !spec.and_distinct.is_empty())?;
             refuse("dedup", spec.dedup.is_some())?;
             let fs = spec.first_seen.as_ref().ok_or_else(|| need("first_seen"))?;
             if fs.entity.is_empty() || fs.value.is_empty() {
@@ -554,6 +582,7 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
                     threshold: 1,
                     group_by: fs.entity.0.clone(),
                     distinct: None,
+                    and_distinct: Vec::new(),
                     steps: vec![k.to_string()],
                     first_seen: Some(FirstSeenParams {
                         entity: fs.entity.0.clone(),
@@ -734,6 +763,7 @@ impl Policy {
                 window: a.window.clone(),
                 threshold: a.threshold,
                 distinct: a.distinct.clone(),
+                and_distinct: a.and_distinct.clone(),
                 first_seen: a.first_seen.clone(),
                 dedup: a.dedup.clone(),
                 also: Vec::new(),

@@ -45,6 +45,10 @@ pub struct PolicySpec {
     /// `distinct-count`: the field whose distinct values are counted.
     #[serde(default)]
     pub distinct: Option<String>,
+    /// `distinct-count`: more counted fields, each with its own least distinct count; the
+    /// rule fires when every count is reached in one window.
+    #[serde(default)]
+    pub and_distinct: Vec<AndDistinctSpec>,
     /// `first-seen`: what must be new for whom, against which baseline.
     #[serde(default)]
     pub first_seen: Option<FirstSeenRuleSpec>,
@@ -180,9 +184,20 @@ pub struct AlsoSpec {
     #[serde(default)]
     pub distinct: Option<String>,
     #[serde(default)]
+    pub and_distinct: Vec<AndDistinctSpec>,
+    #[serde(default)]
     pub first_seen: Option<FirstSeenRuleSpec>,
     #[serde(default)]
     pub dedup: Option<DedupSpec>,
+}
+
+/// One entry of `and_distinct:` (a `distinct-count` rule's further counted field).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AndDistinctSpec {
+    pub field: String,
+    /// Fires only with at least this many distinct values of `field` in the window.
+    pub threshold: u64,
 }
 
 /// `dedup:` of an `event` rule: one alert per key per window.

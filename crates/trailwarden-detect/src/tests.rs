@@ -1819,3 +1819,56 @@ fn field_comparisons_and_invoked_by_exclusions_in_a_rule() {
         "{err}"
     );
 }
+
+const BURST: &str = r#"
+id: burst
+title: Reads across services
+description: d
+severity: medium
+mitre: [T1580]
+kind: distinct-count
+window: 5m
+threshold: 5
+distinct: eventSource
+and_distinct:
+  - field: eventName
+    threshold: 15
+group_by: [principal]
+match:
+  event_source: [ec2.amazonaws.com, iam.amazonaws.com]
+  event_name: ["Describe*", "List*"]
+"#;
+
+#[test]
+fn and_distinct_counts_more_fields_and_is_checked() {
+    let p = policy(BURST).unwrap();
+    let engine = Engine::new(&policies(&[BURST]), &IpLists::new(), &Overrides::default()).unwrap();
+    let (_, _, p2, s) = engine.stateful_rules().next().unwrap();
+    assert_eq!(p2.id(), p.id());
+    assert_eq!(s.and_distinct, [("eventName".to_string(), 15)]);
+    // The hit's value carries both counted fields.
+    let mut hits = Vec::new();
+    let mut e = ev("ec2.amazonaws.com", "DescribeInstances");
+    e.identity.principal = Some("111122223333:user/mallory".into());
+    engine.evaluate_stateful(&e, &mut hits);
+    assert_eq!(
+        hits[0].value.as_deref(),
+        Some("ec2.amazonaws.com\u{1f}DescribeInstances")
+    );
+    for (from, to, want) in [
+        ("threshold: 15", "threshold: 0", "must be at least 1"),
+        ("field: eventName", "field: eventSource", "counted twice"),
+        ("distinct: eventSource\n", "", "`and_distinct` is not used"),
+    ] {
+        let yaml = BURST.replace(from, to).replace(
+            if to.is_empty() {
+                "kind: distinct-count"
+            } else {
+                "\u{0}"
+            },
+            "kind: threshold",
+        );
+        let err = policy(&yaml).unwrap_err().to_string();
+        assert!(err.contains(want), "{from} → {to}: {err}");
+    }
+}

@@ -192,6 +192,7 @@ fn window_spec(s: &Stateful) -> WindowSpec {
         suppress_secs,
         // A redelivered object, an organisation trail and a member trail: one event.
         distinct_events: true,
+        and_distinct: s.and_distinct.iter().map(|(_, n)| *n).collect(),
     }
 }
 
@@ -602,9 +603,19 @@ fn window_alert(engine: &Engine, rule: &Rule, f: &Firing<PackEv>) -> Option<Aler
     };
     let what = match s.kind {
         RuleKind::DistinctCount => {
-            let mut vals: Vec<&str> = f.items.iter().filter_map(|i| i.value.as_deref()).collect();
-            vals.sort_unstable();
-            vals.dedup();
+            // The counted value is the fields' values joined by U+001F (one part without
+            // `and_distinct`).
+            let part = |i: usize| -> Vec<&str> {
+                let mut vals: Vec<&str> = f
+                    .items
+                    .iter()
+                    .filter_map(|it| it.value.as_deref()?.split('\u{1f}').nth(i))
+                    .collect();
+                vals.sort_unstable();
+                vals.dedup();
+                vals
+            };
+            let mut vals = part(0);
             vals.truncate(MAX_EVIDENCE_EVENTS);
             w.insert(
                 "distinct".into(),
@@ -614,12 +625,41 @@ fn window_alert(engine: &Engine, rule: &Rule, f: &Firing<PackEv>) -> Option<Aler
                 "values".into(),
                 Value::Array(vals.iter().map(|v| Value::String((*v).into())).collect()),
             );
-            format!(
-                "{observed} distinct {} ({}) within {window}{for_group} (threshold {})",
-                s.distinct.as_deref().unwrap_or("values"),
-                vals.join(", "),
-                s.threshold
-            )
+            let mut also_text = String::new();
+            if !s.and_distinct.is_empty() {
+                let mut also = Vec::new();
+                for (i, (field, min)) in s.and_distinct.iter().enumerate() {
+                    let mut more = part(i + 1);
+                    let n = more.len();
+                    more.truncate(MAX_EVIDENCE_EVENTS);
+                    let mut a = Map::new();
+                    a.insert("distinct".into(), Value::String(field.clone()));
+                    a.insert("threshold".into(), Value::from(*min));
+                    a.insert("observed".into(), Value::from(n as u64));
+                    a.insert(
+                        "values".into(),
+                        Value::Array(more.iter().map(|v| Value::String((*v).into())).collect()),
+                    );
+                    also.push(Value::Object(a));
+                    also_text.push_str(&format!(" and {n} distinct {field} (threshold {min})"));
+                }
+                w.insert("and_distinct".into(), Value::Array(also));
+            }
+            if also_text.is_empty() {
+                format!(
+                    "{observed} distinct {} ({}) within {window}{for_group} (threshold {})",
+                    s.distinct.as_deref().unwrap_or("values"),
+                    vals.join(", "),
+                    s.threshold
+                )
+            } else {
+                format!(
+                    "{observed} distinct {} ({}; threshold {}){also_text} within {window}{for_group}",
+                    s.distinct.as_deref().unwrap_or("values"),
+                    vals.join(", "),
+                    s.threshold
+                )
+            }
         }
         RuleKind::Sequence => {
             let mut next = 0usize;

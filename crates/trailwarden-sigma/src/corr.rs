@@ -61,6 +61,10 @@ pub struct WindowSpec {
     pub suppress_secs: u64,
     /// Count an evidence key once per position within a window (duplicate deliveries).
     pub distinct_events: bool,
+    /// `ValueCount` with several counted fields: the value is their values joined by U+001F;
+    /// `condition` applies to the first part's distinct count and each entry here is the least
+    /// distinct count of the next part (all must hold). Empty: one counted value.
+    pub and_distinct: Vec<u64>,
 }
 
 /// One observation for one correlation.
@@ -167,12 +171,56 @@ pub struct CorrelatorStats {
     pub groups: u64,
 }
 
+/// An item's (position, evidence key), hashed and compared by the key text without copying it.
+#[derive(Debug)]
+struct ItemKey<E>(u32, Arc<E>);
+
+impl<E: Evidence> PartialEq for ItemKey<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0 && self.1.key() == other.1.key()
+    }
+}
+impl<E: Evidence> Eq for ItemKey<E> {}
+impl<E: Evidence> std::hash::Hash for ItemKey<E> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+        self.1.key().hash(state);
+    }
+}
+
+/// How a correlation reads an item's value.
+#[derive(Debug, Clone, Copy)]
+struct ValueMode {
+    /// Sums the values (`ValueSum`, `ValueAvg`).
+    numeric: bool,
+    /// Counted parts beyond the first (`WindowSpec::and_distinct`).
+    extra_parts: usize,
+}
+
+/// Adds `d` to the count of `v` in `map` (removing it at zero).
+fn tally(map: &mut HashMap<String, u32>, v: &str, d: i32) {
+    match map.get_mut(v) {
+        Some(c) => {
+            *c = c.saturating_add_signed(d);
+            if *c == 0 {
+                map.remove(v);
+            }
+        }
+        None if d > 0 => {
+            map.insert(v.to_string(), d.unsigned_abs());
+        }
+        None => {}
+    }
+}
+
 #[derive(Debug)]
 struct Group<E> {
     items: VecDeque<WindowItem<E>>,
     distinct: HashMap<String, u32>,
+    /// Distinct counts of the further value parts (`and_distinct`).
+    extra: Vec<HashMap<String, u32>>,
     /// (position, evidence key) of the items, with `distinct_events`.
-    keys: HashSet<(u32, String)>,
+    keys: HashSet<ItemKey<E>>,
     sum: f64,
     nsum: u32,
     pos_counts: Vec<u32>,
@@ -186,6 +234,7 @@ impl<E: Evidence> Group<E> {
         Group {
             items: VecDeque::new(),
             distinct: HashMap::new(),
+            extra: Vec::new(),
             keys: HashSet::new(),
             sum: 0.0,
             nsum: 0,
@@ -195,40 +244,47 @@ impl<E: Evidence> Group<E> {
         }
     }
 
-    fn pop_front(&mut self) {
+    fn pop_front(&mut self, mode: ValueMode) {
         if let Some(it) = self.items.pop_front() {
-            self.forget(&it);
+            self.forget(it, mode);
         }
     }
 
-    fn forget(&mut self, it: &WindowItem<E>) {
+    /// Counts (`d` = 1) or uncounts (`d` = -1) an item's value.
+    fn count_value(&mut self, v: &str, d: i32, mode: ValueMode) {
+        if mode.extra_parts == 0 {
+            tally(&mut self.distinct, v, d);
+        } else {
+            if self.extra.len() < mode.extra_parts {
+                self.extra.resize_with(mode.extra_parts, HashMap::new);
+            }
+            let mut parts = v.split('\u{1f}');
+            tally(&mut self.distinct, parts.next().unwrap_or(""), d);
+            for (map, p) in self.extra.iter_mut().zip(parts) {
+                tally(map, p, d);
+            }
+        }
+        if let Some(n) = crate::matcher::parse_num(v).filter(|_| mode.numeric) {
+            self.sum += f64::from(d) * n;
+            self.nsum = self.nsum.saturating_add_signed(d);
+        }
+    }
+
+    fn forget(&mut self, it: WindowItem<E>, mode: ValueMode) {
         if let Some(v) = &it.value {
-            if let Some(c) = self.distinct.get_mut(v) {
-                *c -= 1;
-                if *c == 0 {
-                    self.distinct.remove(v);
-                }
-            }
-            if let Some(n) = crate::matcher::parse_num(v) {
-                self.sum -= n;
-                self.nsum = self.nsum.saturating_sub(1);
-            }
+            self.count_value(v, -1, mode);
         }
         if let Some(c) = self.pos_counts.get_mut(it.pos as usize) {
             *c = c.saturating_sub(1);
         }
         if !self.keys.is_empty() {
-            self.keys.remove(&(it.pos, it.ev.key().to_string()));
+            self.keys.remove(&ItemKey(it.pos, it.ev));
         }
     }
 
-    fn push(&mut self, it: WindowItem<E>) {
+    fn push(&mut self, it: WindowItem<E>, mode: ValueMode) {
         if let Some(v) = &it.value {
-            *self.distinct.entry(v.clone()).or_insert(0) += 1;
-            if let Some(n) = crate::matcher::parse_num(v) {
-                self.sum += n;
-                self.nsum += 1;
-            }
+            self.count_value(v, 1, mode);
         }
         if let Some(c) = self.pos_counts.get_mut(it.pos as usize) {
             *c += 1;
@@ -240,6 +296,7 @@ impl<E: Evidence> Group<E> {
     fn reset(&mut self, n_inputs: usize) {
         self.items.clear();
         self.distinct.clear();
+        self.extra.clear();
         self.keys.clear();
         self.sum = 0.0;
         self.nsum = 0;
@@ -252,6 +309,8 @@ impl<E: Evidence> Group<E> {
 struct Windows<E> {
     groups: HashMap<String, Group<E>>,
     since_sweep: u32,
+    /// The group key being looked up (reused: no allocation for a known group).
+    key_buf: String,
 }
 
 impl<E> Default for Windows<E> {
@@ -259,6 +318,7 @@ impl<E> Default for Windows<E> {
         Windows {
             groups: HashMap::new(),
             since_sweep: 0,
+            key_buf: String::new(),
         }
     }
 }
@@ -267,6 +327,12 @@ impl<E> Default for Windows<E> {
 /// from every present one).
 pub fn group_key(vals: &[Option<String>]) -> String {
     let mut k = String::new();
+    write_group_key(vals, &mut k);
+    k
+}
+
+fn write_group_key(vals: &[Option<String>], k: &mut String) {
+    k.clear();
     for (i, v) in vals.iter().enumerate() {
         if i > 0 {
             k.push('\u{1f}');
@@ -279,7 +345,6 @@ pub fn group_key(vals: &[Option<String>]) -> String {
             None => k.push('\u{0}'),
         }
     }
-    k
 }
 
 fn secs_us(secs: u64) -> i64 {
@@ -300,9 +365,18 @@ impl<E: Evidence> Windows<E> {
         let n_inputs = spec.inputs;
         let span_us = secs_us(spec.timespan_secs);
         let t = obs.time;
-        let key = group_key(&obs.group);
+        let mode = ValueMode {
+            numeric: matches!(
+                spec.kind,
+                CorrelationType::ValueSum | CorrelationType::ValueAvg
+            ),
+            extra_parts: spec.and_distinct.len(),
+        };
+        let mut key = std::mem::take(&mut self.key_buf);
+        write_group_key(&obs.group, &mut key);
         let cap = opts.max_groups.max(1);
-        if !self.groups.contains_key(&key) && self.groups.len() >= cap {
+        let known = self.groups.contains_key(key.as_str());
+        if !known && self.groups.len() >= cap {
             self.sweep(t, span_us, cap, counters);
         }
         self.since_sweep += 1;
@@ -310,10 +384,12 @@ impl<E: Evidence> Windows<E> {
             self.since_sweep = 0;
             self.sweep(t, span_us, cap.saturating_mul(2), counters);
         }
-        let g = self
-            .groups
-            .entry(key)
-            .or_insert_with(|| Group::new(n_inputs, t));
+        if !self.groups.contains_key(key.as_str()) {
+            self.groups.insert(key.clone(), Group::new(n_inputs, t));
+        }
+        let found = self.groups.get_mut(key.as_str());
+        self.key_buf = key;
+        let g = found?;
         if t < g.quiet_until {
             counters.suppressed += 1;
             g.newest = g.newest.max(t);
@@ -321,22 +397,25 @@ impl<E: Evidence> Windows<E> {
         }
         let lower = t.saturating_sub(span_us);
         while g.items.front().is_some_and(|f| f.time < lower) {
-            g.pop_front();
+            g.pop_front(mode);
         }
-        if spec.distinct_events && !g.keys.insert((obs.pos, obs.ev.key().to_string())) {
+        if spec.distinct_events && !g.keys.insert(ItemKey(obs.pos, obs.ev.clone())) {
             counters.duplicates += 1;
             return None;
         }
         if g.items.len() >= opts.max_window_events.max(1) {
-            g.pop_front();
+            g.pop_front(mode);
             counters.window_events_evicted += 1;
         }
-        g.push(WindowItem {
-            time: t,
-            pos: obs.pos,
-            value: obs.value,
-            ev: obs.ev,
-        });
+        g.push(
+            WindowItem {
+                time: t,
+                pos: obs.pos,
+                value: obs.value,
+                ev: obs.ev,
+            },
+            mode,
+        );
         let cond = &spec.condition;
         let (fires, figure) = match spec.kind {
             CorrelationType::EventCount => {
@@ -345,7 +424,12 @@ impl<E: Evidence> Windows<E> {
             }
             CorrelationType::ValueCount => {
                 let n = g.distinct.len() as f64;
-                (cond.holds(n), n)
+                let others = spec
+                    .and_distinct
+                    .iter()
+                    .enumerate()
+                    .all(|(i, min)| g.extra.get(i).map_or(0, HashMap::len) as u64 >= *min);
+                (cond.holds(n) && others, n)
             }
             CorrelationType::ValueSum => (g.nsum > 0 && cond.holds(g.sum), g.sum),
             CorrelationType::ValueAvg => {
@@ -576,6 +660,7 @@ mod tests {
             },
             suppress_secs: 0,
             distinct_events: false,
+            and_distinct: Vec::new(),
         }
     }
 
@@ -594,6 +679,36 @@ mod tests {
         let mut fired = Vec::new();
         c.flush(&mut |f, _| fired.push((f.time / 1_000_000, f.items.len())));
         (fired, c.stats())
+    }
+
+    #[test]
+    fn and_distinct_needs_every_count_within_one_window() {
+        // 2 distinct first parts and 3 distinct second parts within 60 s.
+        let mut spec = count(2.0, 60);
+        spec.kind = CorrelationType::ValueCount;
+        spec.and_distinct = vec![3];
+        let with = |t: i64, key: &str, v: &str| Observation {
+            value: Some(v.to_string()),
+            ..obs(t, key, 0, "g")
+        };
+        // Two sources at once, but the third name only comes after the first expired.
+        let late = vec![
+            with(0, "a", "s1\u{1f}n1"),
+            with(10, "b", "s2\u{1f}n2"),
+            with(61, "c", "s2\u{1f}n3"),
+        ];
+        assert_eq!(run(spec.clone(), late).0, []);
+        // Three names but one source: no; a second source then fires with every item.
+        let one_source = vec![
+            with(0, "a", "s1\u{1f}n1"),
+            with(1, "b", "s1\u{1f}n2"),
+            with(2, "c", "s1\u{1f}n3"),
+            with(3, "d", "s2\u{1f}n3"),
+        ];
+        assert_eq!(run(spec.clone(), one_source).0, [(3, 4)]);
+        // A value without the second part counts for the first only.
+        let short = vec![with(0, "a", "s1"), with(1, "b", "s2")];
+        assert_eq!(run(spec, short).0, []);
     }
 
     #[test]

@@ -397,6 +397,7 @@ impl SigmaEngine {
                 condition: c.condition.clone(),
                 suppress_secs: 0,
                 distinct_events: false,
+                and_distinct: Vec::new(),
             })
             .collect();
         let correlator = Correlator::new(
