@@ -4,6 +4,11 @@
 use clap::Parser;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+/// The binary's allocator (`crates/trailwarden/src/main.rs`), so allocation costs what it
+/// costs in production.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn replay(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let trail = dir.path().join("trail");
