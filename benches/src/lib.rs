@@ -19,7 +19,7 @@ pub struct Object {
     /// The object's key (`AWSLogs/…`), the `source_object` of its events.
     pub key: String,
     pub gz: Vec<u8>,
-    pub events: Vec<Event>,
+    pub events: Vec<std::sync::Arc<Event>>,
 }
 
 /// A generated trail, in memory, objects in the order `trailwarden replay` feeds them.
@@ -74,7 +74,7 @@ impl Trail {
             objects.push(Object {
                 key: o.key,
                 gz,
-                events: parsed.events,
+                events: parsed.events.into_iter().map(std::sync::Arc::new).collect(),
             });
         }
         Trail { objects }

@@ -314,22 +314,19 @@ fn stratus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/stratus")
 }
 
-/// One file to check: its name, the technique, the rules it must raise.
+/// One file to check: its name, the rules it must raise.
 struct Case {
     file: String,
-    technique: &'static str,
     expected: &'static [&'static str],
 }
 
 fn cases() -> Vec<Case> {
     let main = MATRIX.iter().map(|&(t, rules)| Case {
         file: format!("{t}.json"),
-        technique: t,
         expected: rules,
     });
     let failed = FAILED.iter().map(|&(t, rules)| Case {
         file: format!("{t}.failed.json"),
-        technique: t,
         expected: rules,
     });
     main.chain(failed).collect()
