@@ -62,17 +62,11 @@ fn rule_pack(c: &mut Criterion, trail: &Trail) {
     };
     let (pack, alerts) = run(engine());
     let s = pack.stats();
-    let busiest: Vec<String> = s
-        .observations_by_rule
-        .iter()
-        .take(3)
-        .map(|(id, n)| format!("{id}={n}"))
-        .collect();
     eprintln!(
         "rule-pack: {} stateful rules, {} observations (busiest: {}), {} alerts per run",
         pack.rule_ids().count(),
         s.observations,
-        busiest.join(" "),
+        s.busiest(3),
         alerts.len()
     );
 

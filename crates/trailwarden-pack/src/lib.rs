@@ -99,6 +99,18 @@ pub struct PackStats {
     pub first_seen: FirstSeenStats,
 }
 
+impl PackStats {
+    /// The `n` rules with the most observations, as `id=count` separated by spaces.
+    pub fn busiest(&self, n: usize) -> String {
+        self.observations_by_rule
+            .iter()
+            .take(n)
+            .map(|(id, c)| format!("{id}={c}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// The evidence of one observation: the event (shared with its batch, and with every other
 /// rule it matched), its key and its object. The single-event alert is built only for the
 /// observation that makes a window fire: most never do.

@@ -76,12 +76,6 @@ impl Detector for Pack {
     fn finish(&mut self, out: &mut Vec<Alert>) {
         self.engine.finish(out);
         let s = self.engine.stats();
-        let busiest: Vec<String> = s
-            .observations_by_rule
-            .iter()
-            .take(5)
-            .map(|(id, n)| format!("{id}={n}"))
-            .collect();
         tracing::info!(
             events = s.events,
             observations = s.observations,
@@ -89,7 +83,7 @@ impl Detector for Pack {
             late_dropped = s.windows.late_dropped,
             forced_releases = s.windows.forced_releases,
             groups_evicted = s.windows.groups_evicted,
-            busiest = %busiest.join(" "),
+            busiest = %s.busiest(5),
             "rule pack: windows done"
         );
         if let Some(p) = &self.state {
