@@ -14,6 +14,7 @@
 //! for shutdown: later stages drain and stop when their input closes.
 
 mod ack;
+mod fanout;
 mod stats;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use trailwarden_parse::{
 };
 
 pub use ack::{Ack, AckOutcome, AckReceiver, Failure, FailureKind};
+pub use fanout::Fanout;
 pub use stats::{Reject, Stats, Summary};
 
 /// The events of one object, shared by the detect and archive branches.

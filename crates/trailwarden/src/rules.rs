@@ -10,7 +10,7 @@ use anyhow::Context;
 use trailwarden_alert::Alert;
 use trailwarden_archive::{ArchiveOptions, Encoder, LocalArchive};
 use trailwarden_detect::{Engine, EventRef, IpLists, Policies};
-use trailwarden_pipeline::{ArchiveWriter, ArchiveWritten, Batch, Detector};
+use trailwarden_pipeline::{ArchiveWriter, ArchiveWritten, Batch, Detector, Fanout};
 
 use trailwarden_anomaly::{
     AnomalyEngine, AnonymousIpDb, AsnDb, AsnLists, GeoDb, GeoLookup, IpIntel, TerminatedUsers,
@@ -63,23 +63,6 @@ pub fn detector(
         ..DetectSettings::default()
     };
     Ok(detectors(&d, None, false)?.detector)
-}
-
-/// Several detectors as one, each seeing every batch in order.
-struct Chain(Vec<Box<dyn Detector>>);
-
-impl Detector for Chain {
-    fn detect(&mut self, batch: &Batch, out: &mut Vec<Alert>) {
-        for d in &mut self.0 {
-            d.detect(batch, out);
-        }
-    }
-
-    fn finish(&mut self, out: &mut Vec<Alert>) {
-        for d in &mut self.0 {
-            d.finish(out);
-        }
-    }
 }
 
 /// The file name of the anomaly snapshot, in a state directory or below a state S3 prefix.
@@ -305,7 +288,9 @@ pub fn detectors(
     for p in engine.disabled() {
         tracing::info!(policy = %p.id, "policy disabled: {}", p.reason);
     }
-    let mut all: Vec<Box<dyn Detector>> = vec![Box::new(PolicyDetector(engine))];
+    // each detector on its own thread, every batch to all of them (see `Fanout`)
+    let mut all: Vec<(String, Box<dyn Detector>)> =
+        vec![("detect-policies".into(), Box::new(PolicyDetector(engine)))];
     // windowed rules (policy windows, Sigma correlations and grouping) hold late events for
     // `allowed_lateness_secs`: 900 s in the worker, 6 hours in a replay, which feeds objects in
     // file-time order (see replay.rs) and so streams with bounded memory; the wider lateness
@@ -320,13 +305,15 @@ pub fn detectors(
     let mut pack_opts = PackOptions::live();
     pack_opts.windows.allowed_lateness_secs = lateness(pack_opts.windows.allowed_lateness_secs);
     // The rule pack's stateful rules (windows, dedup, first-seen): give it the same overrides.
-    all.extend(crate::rules_cmd::pack_detector(
+    if let Some(pack) = crate::rules_cmd::pack_detector(
         &policies,
         &ip_lists,
         &overrides,
         state.as_ref(),
         pack_opts,
-    )?);
+    )? {
+        all.push(("detect-pack".into(), pack));
+    }
     if !d.sigma.is_empty() {
         let rules = SigmaRules::load_dirs(&d.sigma)
             .map_err(|e| anyhow::anyhow!("loading Sigma rules:\n{e}"))?;
@@ -338,7 +325,10 @@ pub fn detectors(
         let mut opts = SigmaOptions::live();
         opts.allowed_lateness_secs = lateness(opts.allowed_lateness_secs);
         opts.grouping = d.sigma_grouping;
-        all.push(Box::new(SigmaEngine::new(rules, opts)));
+        all.push((
+            "detect-sigma".into(),
+            Box::new(SigmaEngine::new(rules, opts)),
+        ));
     }
     let mut handle = None;
     match &d.anomaly {
@@ -417,20 +407,19 @@ pub fn detectors(
                     saves: AtomicU64::new(0),
                 })
             });
-            all.push(Box::new(Anomaly {
-                engine,
-                changes,
-                flush_at_finish: !(live && kept.is_some()),
-                save_at_finish: if live { None } else { kept.clone() },
-            }));
+            all.push((
+                "detect-anomaly".into(),
+                Box::new(Anomaly {
+                    engine,
+                    changes,
+                    flush_at_finish: !(live && kept.is_some()),
+                    save_at_finish: if live { None } else { kept.clone() },
+                }),
+            ));
             handle = kept;
         }
     }
-    let detector = if all.len() == 1 {
-        all.remove(0)
-    } else {
-        Box::new(Chain(all))
-    };
+    let detector = Fanout::start(all).context("starting the detector threads")?;
     Ok(Detectors {
         detector,
         state: handle,
