@@ -62,11 +62,16 @@ fn contains(hay: &str, needle: &str, ci: bool) -> bool {
     if !ci {
         return hay.contains(needle);
     }
-    needle.is_empty()
-        || hay
-            .as_bytes()
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    // candidates are where the first letter is, in either case (SIMD search): the rest is
+    // compared only there
+    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), h).any(|i| {
+        h.get(i + 1..i + n.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(rest))
+    })
 }
 
 /// The account a value names: a 12-digit id, or the account field of an ARN
@@ -117,6 +122,8 @@ pub(crate) enum Op {
         regions: std::sync::Arc<[String]>,
     },
     Matches(regex::Regex),
+    /// `ip`: the value is an IP address of this kind.
+    Ip(crate::spec::IpKind),
     Num(NumOp, f64),
     MinCount(usize),
     /// A group: any of the conditions holds.
@@ -146,6 +153,7 @@ impl PartialEq for Op {
             ) => a == b && x == y,
             (ApprovedRegion { want: a, .. }, ApprovedRegion { want: b, .. }) => a == b,
             (Matches(a), Matches(b)) => a.as_str() == b.as_str(),
+            (Ip(a), Ip(b)) => a == b,
             (Num(o, a), Num(p, b)) => o == p && a == b,
             (MinCount(a), MinCount(b)) => a == b,
             (Any(a), Any(b)) | (All(a), All(b)) => a == b,
@@ -302,6 +310,9 @@ impl Condition {
                 .map_err(|e| format!("condition on `{}`: `matches`: {e}", spec.field))?;
             ops.push(Op::Matches(re));
         }
+        if let Some(kind) = spec.ip {
+            ops.push(Op::Ip(kind));
+        }
         for (op, bound) in [
             (NumOp::Gte, spec.gte),
             (NumOp::Gt, spec.gt),
@@ -332,7 +343,7 @@ impl Condition {
             1 => ops.remove(0),
             0 => {
                 return Err(format!(
-                    "condition on `{}` has no operator (use one of equals, contains, starts_with, ends_with, exists, in_ip_list, known_account, equals_field, not_equals_field, approved_region, matches, gte, gt, lte, lt, min_count)",
+                    "condition on `{}` has no operator (use one of equals, contains, starts_with, ends_with, exists, in_ip_list, known_account, equals_field, not_equals_field, approved_region, matches, ip, gte, gt, lte, lt, min_count)",
                     spec.field
                 ))
             }
@@ -363,6 +374,14 @@ impl Condition {
             ),
             Op::ApprovedRegion { want, .. } => format!("approved_region {want}"),
             Op::Matches(re) => format!("matches {:?}", re.as_str()),
+            Op::Ip(kind) => format!(
+                "ip {}",
+                match kind {
+                    crate::spec::IpKind::Any => "any",
+                    crate::spec::IpKind::Public => "public",
+                    crate::spec::IpKind::Private => "private",
+                }
+            ),
             Op::Num(op, b) => format!("{} {b}", op.name()),
             Op::MinCount(n) => format!("min_count {n}"),
             Op::Any(_) | Op::All(_) => String::new(),
@@ -505,6 +524,18 @@ impl Condition {
                     && regions.iter().any(|r| r.eq_ignore_ascii_case(region)) == *want
             }
             Op::Matches(re) => re.is_match(text),
+            Op::Ip(kind) => {
+                // `sourceIPAddress` is parsed once per event already
+                let ip = match (&self.field, ctx.event.source_ip) {
+                    (Some(Field::Typed(Typed::SourceIpAddress)), Some(ip)) => Some(ip),
+                    _ => text.trim().parse::<IpAddr>().ok(),
+                };
+                ip.is_some_and(|ip| match kind {
+                    crate::spec::IpKind::Any => true,
+                    crate::spec::IpKind::Public => crate::spec::ip_is_public(ip),
+                    crate::spec::IpKind::Private => !crate::spec::ip_is_public(ip),
+                })
+            }
             Op::Num(op, bound) => text
                 .trim()
                 .parse::<f64>()
@@ -709,6 +740,18 @@ mod tests {
     use crate::spec::Strings;
     use trailwarden_parse::Event;
 
+    proptest::proptest! {
+        /// Case-insensitive `contains` finds exactly what lowercasing both sides finds.
+        #[test]
+        fn contains_ignoring_case_is_lowercased_contains(
+            hay in "[a-cA-C_/ é]{0,24}",
+            needle in "[a-cA-C_é]{0,4}",
+        ) {
+            let want = hay.to_ascii_lowercase().contains(&needle.to_ascii_lowercase());
+            proptest::prop_assert_eq!(contains(&hay, &needle, true), want);
+        }
+    }
+
     #[test]
     fn globs() {
         assert!(glob_match("*", ""));
@@ -896,6 +939,83 @@ mod tests {
         assert!(!holds(s.clone()));
         s.not = true;
         assert!(holds(s));
+    }
+
+    /// `ip`: the kinds of addresses, on the parsed `sourceIPAddress` and on a raw field; a
+    /// service host name is no address.
+    #[test]
+    fn ip_kinds() {
+        use crate::spec::IpKind;
+        let on = |kind: IpKind, field: &str, e: &Event| {
+            let mut s = spec(field);
+            s.ip = Some(kind);
+            holds_on(&s, e)
+        };
+        let src = |a: &str| Event {
+            source_ip_address: Some(a.to_string()),
+            source_ip: a.parse().ok(),
+            ..Event::default()
+        };
+        for public in [
+            "203.0.113.9",
+            "8.8.8.8",
+            "100.128.0.1",
+            "172.32.0.1",
+            "2001:db8::1",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(
+                on(IpKind::Public, "sourceIPAddress", &src(public)),
+                "{public}"
+            );
+            assert!(
+                !on(IpKind::Private, "sourceIPAddress", &src(public)),
+                "{public}"
+            );
+            assert!(on(IpKind::Any, "sourceIPAddress", &src(public)), "{public}");
+        }
+        for private in [
+            "10.1.2.3",
+            "127.0.0.1",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.1.2.3",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(
+                !on(IpKind::Public, "sourceIPAddress", &src(private)),
+                "{private}"
+            );
+            assert!(
+                on(IpKind::Private, "sourceIPAddress", &src(private)),
+                "{private}"
+            );
+        }
+        for none in ["athena.amazonaws.com", "AWS Internal", "010.1.2.3", ""] {
+            for kind in [IpKind::Any, IpKind::Public, IpKind::Private] {
+                assert!(!on(kind, "sourceIPAddress", &src(none)), "{none}");
+            }
+        }
+        let raw = Event {
+            request_parameters: Some(r#"{"ip":" 198.51.100.7 ","lan":"10.0.0.8"}"#.into()),
+            ..Event::default()
+        };
+        assert!(on(IpKind::Public, "requestParameters.ip", &raw));
+        assert!(on(IpKind::Private, "requestParameters.lan", &raw));
+        let mut s = spec("sourceIPAddress");
+        s.ip = Some(IpKind::Public);
+        assert_eq!(
+            Condition::compile(&s).unwrap().text,
+            "sourceIPAddress ip public"
+        );
     }
 
     #[test]

@@ -322,6 +322,48 @@ pub enum Outcome {
     Any,
 }
 
+/// What an `ip` condition asks of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpKind {
+    /// Any IPv4 or IPv6 address.
+    Any,
+    /// An address that is routed on the internet (see [`ip_is_public`]).
+    Public,
+    /// An address that is not (private, loopback, link-local, shared, unique-local…).
+    Private,
+}
+
+/// Whether an address is outside the ranges that never come from the internet: `0.0.0.0/8`,
+/// `10/8`, `100.64/10` (shared, CGNAT), `127/8`, `169.254/16`, `172.16/12`, `192.168/16`;
+/// `::`, `::1`, `fc00::/7` (unique-local), `fe80::/10` (link-local). IPv4-mapped IPv6 addresses
+/// are judged as IPv4. Documentation ranges count as public (test data uses them).
+pub fn ip_is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(a) => {
+            let [x, y, ..] = a.octets();
+            !(x == 0
+                || x == 10
+                || x == 127
+                || (x == 100 && (64..128).contains(&y))
+                || (x == 169 && y == 254)
+                || (x == 172 && (16..32).contains(&y))
+                || (x == 192 && y == 168))
+        }
+        IpAddr::V6(a) => {
+            if let Some(v4) = a.to_ipv4_mapped() {
+                return ip_is_public(IpAddr::V4(v4));
+            }
+            let first = a.segments()[0];
+            !(a.is_unspecified()
+                || a.is_loopback()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
 /// One field condition: a field path, exactly one operator, optionally negated.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -376,6 +418,11 @@ pub struct ConditionSpec {
     /// e.g. `requestParameters.instancesSet.items` with `min_count: 3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_count: Option<usize>,
+    /// Some value is an IP address of this kind: `any`, `public` (not private, loopback,
+    /// link-local, shared/CGNAT, `0.0.0.0/8`, unique-local or unspecified), `private` (one of
+    /// those).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpKind>,
     /// A group that holds when any of its conditions holds (no `field` then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub any: Option<Vec<ConditionSpec>>,
