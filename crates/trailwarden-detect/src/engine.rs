@@ -497,14 +497,25 @@ impl Engine {
             let value = if v.value.is_empty() {
                 None
             } else {
-                let mut parts = Vec::with_capacity(v.value.len());
-                for f in &v.value {
-                    match ctx.first_text(f).filter(|s| !s.is_empty()) {
-                        Some(x) => parts.push(x),
-                        None => return,
+                let mut joined = String::new();
+                for (n, f) in v.value.iter().enumerate() {
+                    let mut found = false;
+                    ctx.any_leaf(f, &mut |leaf| {
+                        let t = leaf.text();
+                        if !t.is_empty() {
+                            if n > 0 {
+                                joined.push('\u{1f}');
+                            }
+                            joined.push_str(&t);
+                            found = true;
+                        }
+                        true
+                    });
+                    if !found {
+                        return;
                     }
                 }
-                Some(parts.join("\u{1f}"))
+                Some(joined)
             };
             out.push(StepHit {
                 rule: i,
@@ -694,7 +705,8 @@ impl Engine {
 /// most [`MAX_KEY_VALUES`]; at most [`MAX_KEYS`] combinations). Empty when a field has no
 /// value; one empty key when there are no fields.
 fn key_combinations(ctx: &Ctx<'_>, fields: &[Field]) -> Vec<Vec<String>> {
-    let mut keys: Vec<Vec<String>> = vec![Vec::new()];
+    let mut per_field: Vec<Vec<String>> = Vec::with_capacity(fields.len());
+    let mut combos = 1usize;
     for f in fields {
         let mut vals: Vec<String> = Vec::new();
         ctx.any_leaf(f, &mut |leaf| {
@@ -707,18 +719,24 @@ fn key_combinations(ctx: &Ctx<'_>, fields: &[Field]) -> Vec<Vec<String>> {
         if vals.is_empty() {
             return Vec::new();
         }
-        let mut next = Vec::with_capacity(keys.len() * vals.len());
-        'outer: for k in &keys {
-            for v in &vals {
-                if next.len() >= MAX_KEYS {
-                    break 'outer;
-                }
-                let mut nk = k.clone();
-                nk.push(v.clone());
-                next.push(nk);
+        combos = combos.saturating_mul(vals.len());
+        per_field.push(vals);
+    }
+    if combos == 1 {
+        // the common case: one value per field, moved into the one key
+        return vec![per_field.into_iter().filter_map(|mut v| v.pop()).collect()];
+    }
+    // every combination, the first field varying slowest (at most MAX_KEYS)
+    let n = combos.min(MAX_KEYS);
+    let mut keys: Vec<Vec<String>> = (0..n).map(|_| Vec::with_capacity(fields.len())).collect();
+    let mut stride = combos;
+    for vals in &per_field {
+        stride /= vals.len();
+        for (k, key) in keys.iter_mut().enumerate() {
+            if let Some(v) = vals.get((k / stride) % vals.len()) {
+                key.push(v.clone());
             }
         }
-        keys = next;
     }
     keys
 }

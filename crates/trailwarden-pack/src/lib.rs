@@ -156,7 +156,8 @@ pub struct PackEngine {
     engine: Engine,
     rules: Vec<Rule>,
     /// (engine rule index, variant) → correlation (= index in `rules`).
-    corr_of: HashMap<(usize, usize), u32>,
+    /// [engine rule index][variant] → correlation (= index in `rules`), `u32::MAX` for none.
+    corr_of: Vec<Vec<u32>>,
     correlator: Correlator<PackEv>,
     baselines: FirstSeenStore,
     hits: Vec<StepHit>,
@@ -219,10 +220,20 @@ impl PackEngine {
     ) -> Result<PackEngine, DetectError> {
         let engine = Engine::new(policies, lists, overrides)?;
         let mut rules = Vec::new();
-        let mut corr_of = HashMap::new();
+        let mut corr_of: Vec<Vec<u32>> = Vec::new();
         let mut specs = Vec::new();
         for (i, vi, p, s) in engine.stateful_rules() {
-            corr_of.insert((i, vi), rules.len() as u32);
+            if corr_of.len() <= i {
+                corr_of.resize_with(i + 1, Vec::new);
+            }
+            if let Some(row) = corr_of.get_mut(i) {
+                if row.len() <= vi {
+                    row.resize(vi + 1, u32::MAX);
+                }
+                if let Some(c) = row.get_mut(vi) {
+                    *c = rules.len() as u32;
+                }
+            }
             specs.push(window_spec(s));
             rules.push(Rule {
                 engine_rule: i,
@@ -298,7 +309,12 @@ impl PackEngine {
             source_object: self.source_object.clone(),
         });
         for hit in self.hits.drain(..) {
-            let Some(&corr) = self.corr_of.get(&(hit.rule, hit.variant)) else {
+            let Some(&corr) = self
+                .corr_of
+                .get(hit.rule)
+                .and_then(|row| row.get(hit.variant))
+                .filter(|c| **c != u32::MAX)
+            else {
                 continue;
             };
             if let Some(n) = self.rule_observations.get_mut(corr as usize) {
