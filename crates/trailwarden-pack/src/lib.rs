@@ -205,6 +205,9 @@ fn window_spec(s: &Stateful) -> WindowSpec {
         // A redelivered object, an organisation trail and a member trail: one event.
         distinct_events: true,
         and_distinct: s.and_distinct.iter().map(|(_, n)| *n).collect(),
+        step_min: Vec::new(),
+        step_differs: Vec::new(),
+        skip_unstarted: false,
     }
 }
 
