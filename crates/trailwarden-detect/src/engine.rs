@@ -203,7 +203,8 @@ pub struct StepHit {
     /// event missing a key field is no hit.
     pub keys: Vec<Vec<String>>,
     /// `distinct-count`: the counted value; `first-seen`: the value fields' values joined by
-    /// U+001F.
+    /// U+001F; `sequence`: the first value of the field the step is compared on
+    /// (`differs_from`), if any.
     pub value: Option<String>,
 }
 
@@ -495,7 +496,12 @@ impl Engine {
                 return;
             }
             let value = if v.value.is_empty() {
-                None
+                // A sequence step compared with another carries its field's first value (a
+                // hit without one still counts for the step; the comparison then fails).
+                step.compare
+                    .as_ref()
+                    .and_then(|f| ctx.first_text(f))
+                    .filter(|s| !s.is_empty())
             } else {
                 let mut joined = String::new();
                 for (n, f) in v.value.iter().enumerate() {

@@ -49,11 +49,13 @@ pub use engine::{
     missing_settings, DisabledPolicy, Engine, EventRef, Overrides, PolicyOverride, StepHit,
 };
 pub use iplist::{IpLists, IpRanges};
-pub use policy::{builtin_files, FirstSeenParams, Policies, Policy, Stateful};
+pub use policy::{
+    builtin_files, FirstSeenParams, Policies, Policy, Stateful, StepDiffers, MAX_STEP_COUNT,
+};
 pub use spec::{
-    CheckSpec, Checks, ConditionSpec, DedupSpec, ExclusionSpec, Expect, FirstSeenRuleSpec,
-    MatchSpec, Outcome, PolicySpec, RuleKind, SeverityOverrideSpec, StepSpec, Strings,
-    TestSettingsSpec, TestSpec,
+    CheckSpec, Checks, ConditionSpec, DedupSpec, DiffersFromSpec, ExclusionSpec, Expect,
+    FirstSeenRuleSpec, MatchSpec, Outcome, PolicySpec, RuleKind, SeverityOverrideSpec, StepSpec,
+    Strings, TestSettingsSpec, TestSpec,
 };
 pub use testing::{
     run_policy_tests, run_policy_tests_with, CaseRunner, TestCaseResult, TestReport, Verdict,

@@ -142,6 +142,9 @@ pub(crate) struct Step {
     pub(crate) name: String,
     pub(crate) matcher: Matcher,
     pub(crate) group: Vec<Field>,
+    /// `sequence`: the field whose first value the step's hits carry, for a `differs_from`
+    /// comparison (this step's own, or a later step's with this one).
+    pub(crate) compare: Option<Field>,
 }
 
 /// One detection of a rule: the main one (`kind`, `match`/`steps`…) or an `also:` entry.
@@ -213,8 +216,32 @@ pub struct Stateful {
     pub and_distinct: Vec<(String, u64)>,
     /// Step names (one step, named after the kind, for single-match kinds).
     pub steps: Vec<String>,
+    /// `sequence`: per step, how many of its events satisfy it (`count`, default 1). Empty for
+    /// the other kinds.
+    pub step_counts: Vec<u64>,
+    /// `sequence`: per step, its comparison with an earlier step (`differs_from`). Empty for
+    /// the other kinds.
+    pub step_differs: Vec<Option<StepDiffers>>,
     pub first_seen: Option<FirstSeenParams>,
 }
+
+/// A sequence step's `differs_from`: its event counts only when `field` differs from
+/// `step_field` of the event that satisfied the earlier step `step`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepDiffers {
+    /// The earlier step's index.
+    pub step: usize,
+    /// The field read in this step's event.
+    pub field: String,
+    /// The field read in the earlier step's event (`field` unless the rule says otherwise).
+    pub step_field: String,
+    /// Only the first event of the step (after the previous step) decides; one that does not
+    /// differ ends the attempt.
+    pub first_only: bool,
+}
+
+/// Most events one sequence step may count (a window holds at most 10,000).
+pub const MAX_STEP_COUNT: u64 = 10_000;
 
 /// A first-seen rule's baseline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,6 +404,28 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
         }
     };
     let need = |key: &str| format!("`kind: {k}` rules need `{key}`");
+    if kind != RuleKind::Sequence {
+        for (i, st) in spec.steps.iter().enumerate() {
+            let key = if st.count.is_some() {
+                "count"
+            } else if st.differs_from.is_some() {
+                "differs_from"
+            } else if st.first_only {
+                "first_only"
+            } else {
+                continue;
+            };
+            return Err(format!(
+                "steps[{i}] `{}`: `{key}` is only for the steps of `kind: sequence` rules (a `kind: {k}` rule has no steps{})",
+                st.name,
+                if kind == RuleKind::Threshold {
+                    "; it counts events with `threshold`"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
     let group_by: Vec<String> = spec
         .group_by
         .as_ref()
@@ -392,6 +441,7 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
             name: k.to_string(),
             matcher: compile_matcher(m, "match")?,
             group,
+            compare: None,
         }])
     };
     match kind {
@@ -424,6 +474,8 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
                     distinct: None,
                     and_distinct: Vec::new(),
                     steps: vec![k.to_string()],
+                    step_counts: Vec::new(),
+                    step_differs: Vec::new(),
                     first_seen: None,
                 }),
             ))
@@ -476,6 +528,8 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
                         .map(|a| (a.field.clone(), a.threshold))
                         .collect(),
                     steps: vec![k.to_string()],
+                    step_counts: Vec::new(),
+                    step_differs: Vec::new(),
                     first_seen: None,
                 }),
             ))
@@ -517,8 +571,10 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
                     name: st.name.clone(),
                     matcher: compile_matcher(&st.matcher, &format!("steps[{i}].match"))?,
                     group,
+                    compare: None,
                 });
             }
+            let (step_counts, step_differs) = compile_step_rules(spec, &mut steps)?;
             Ok((
                 steps,
                 Vec::new(),
@@ -531,6 +587,8 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
                     distinct: None,
                     and_distinct: Vec::new(),
                     steps: names,
+                    step_counts,
+                    step_differs,
                     first_seen: None,
                 }),
             ))
@@ -584,6 +642,8 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
                     distinct: None,
                     and_distinct: Vec::new(),
                     steps: vec![k.to_string()],
+                    step_counts: Vec::new(),
+                    step_differs: Vec::new(),
                     first_seen: Some(FirstSeenParams {
                         entity: fs.entity.0.clone(),
                         value: fs.value.0.clone(),
@@ -595,6 +655,81 @@ fn compile_kind(spec: &PolicySpec) -> Result<KindParts, String> {
             ))
         }
     }
+}
+
+/// A sequence's per-step `count`, `differs_from` and `first_only`, checked; gives each step
+/// the field its hits carry for the comparisons.
+fn compile_step_rules(
+    spec: &PolicySpec,
+    steps: &mut [Step],
+) -> Result<(Vec<u64>, Vec<Option<StepDiffers>>), String> {
+    let mut counts = Vec::with_capacity(spec.steps.len());
+    let mut differs = Vec::with_capacity(spec.steps.len());
+    // The field each step's hits carry (one per step), as written.
+    let mut carried: Vec<Option<String>> = vec![None; spec.steps.len()];
+    let mut carry = |at: usize, field: &str, why: &str| -> Result<(), String> {
+        match carried.get_mut(at) {
+            Some(Some(f)) if f != field => Err(format!(
+                "{why}: step `{}` is already compared on `{f}`; a step is compared on one field",
+                spec.steps.get(at).map_or("", |s| s.name.as_str())
+            )),
+            Some(slot) => {
+                *slot = Some(field.to_string());
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    };
+    for (i, st) in spec.steps.iter().enumerate() {
+        let at = format!("steps[{i}] `{}`", st.name);
+        let n = st.count.unwrap_or(1);
+        if n == 0 {
+            return Err(format!("{at}: `count` must be at least 1"));
+        }
+        if n > MAX_STEP_COUNT {
+            return Err(format!(
+                "{at}: `count` must be at most {MAX_STEP_COUNT} (a window holds at most that many events)"
+            ));
+        }
+        counts.push(n);
+        let Some(d) = &st.differs_from else {
+            if st.first_only {
+                return Err(format!(
+                    "{at}: `first_only` needs `differs_from` (without a comparison the first event always counts)"
+                ));
+            }
+            differs.push(None);
+            continue;
+        };
+        let earlier: Vec<&str> = spec.steps[..i].iter().map(|s| s.name.as_str()).collect();
+        let Some(j) = earlier.iter().position(|n| *n == d.step) else {
+            return Err(format!(
+                "{at}: `differs_from.step` `{}` is not an earlier step (earlier: {})",
+                d.step,
+                if earlier.is_empty() {
+                    "none".to_string()
+                } else {
+                    earlier.join(", ")
+                }
+            ));
+        };
+        let step_field = d.step_field.clone().unwrap_or_else(|| d.field.clone());
+        let why = format!("{at}: `differs_from`");
+        for (k, f) in [(i, &d.field), (j, &step_field)] {
+            let parsed = Field::parse(f).map_err(|e| format!("{why}: {e}"))?;
+            carry(k, f, &why)?;
+            if let Some(s) = steps.get_mut(k) {
+                s.compare = Some(parsed);
+            }
+        }
+        differs.push(Some(StepDiffers {
+            step: j,
+            field: d.field.clone(),
+            step_field,
+            first_only: st.first_only,
+        }));
+    }
+    Ok((counts, differs))
 }
 
 /// One loaded, validated policy.

@@ -136,6 +136,31 @@ pub struct StepSpec {
     /// they sit elsewhere in its events.
     #[serde(default)]
     pub group_by: Option<Strings>,
+    /// The step is satisfied by this many of its events (in order, within the window) before
+    /// the next step counts; default 1.
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// The step's event counts only when a field's value differs from the value in the event
+    /// that satisfied an earlier step.
+    #[serde(default)]
+    pub differs_from: Option<DiffersFromSpec>,
+    /// With `differs_from`: only the step's first event (after the previous step) decides — one
+    /// that does not differ ends the attempt, later ones are not looked at.
+    #[serde(default)]
+    pub first_only: bool,
+}
+
+/// `differs_from:` of a sequence step: `{step: create, field: sourceIPAddress}`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DiffersFromSpec {
+    /// The name of an earlier step.
+    pub step: String,
+    /// The field compared: its first value in this step's event.
+    pub field: String,
+    /// The field read in the earlier step's event, when it is not `field`.
+    #[serde(default)]
+    pub step_field: Option<String>,
 }
 
 /// `first_seen:` of a `first-seen` rule.

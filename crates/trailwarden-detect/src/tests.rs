@@ -1872,3 +1872,274 @@ fn and_distinct_counts_more_fields_and_is_checked() {
         assert!(err.contains(want), "{from} → {to}: {err}");
     }
 }
+
+const KEY_FIRST_USE: &str = r#"
+id: key-first-use
+title: New key used elsewhere
+description: d
+severity: high
+mitre: [T1098.001]
+kind: sequence
+window: 24h
+group_by: [responseElements.accessKey.accessKeyId]
+steps:
+  - name: create
+    match:
+      event_source: iam.amazonaws.com
+      event_name: CreateAccessKey
+  - name: use
+    match:
+      event_source: "*"
+      outcome: any
+      where:
+        - field: userIdentity.accessKeyId
+          starts_with: AKIA
+    group_by: [userIdentity.accessKeyId]
+    differs_from: {step: create, field: sourceIPAddress}
+    first_only: true
+"#;
+
+const FAILURES_THEN_SUCCESS: &str = r#"
+id: failures-then-success
+title: Sign-in after failures
+description: d
+severity: high
+mitre: [T1110]
+kind: sequence
+window: 30m
+group_by: [principal]
+steps:
+  - name: failures
+    count: 5
+    match:
+      event_source: signin.amazonaws.com
+      event_name: ConsoleLogin
+      outcome: any
+      where: [{field: responseElements.ConsoleLogin, equals: Failure}]
+  - name: success
+    match:
+      event_source: signin.amazonaws.com
+      event_name: ConsoleLogin
+      outcome: any
+      where: [{field: responseElements.ConsoleLogin, equals: Success}]
+"#;
+
+fn key_event(name: &str, source: &str, ip: &str, key: &str, created: Option<&str>) -> Event {
+    let mut v = json!({
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "accountId": "111122223333",
+                         "arn": "arn:aws:iam::111122223333:user/svc", "userName": "svc",
+                         "accessKeyId": key},
+        "eventTime": "2024-06-07T10:00:00Z",
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": ip,
+        "eventID": format!("e-{name}-{ip}"),
+        "recipientAccountId": "111122223333"
+    });
+    if let Some(k) = created {
+        v["responseElements"] =
+            json!({"accessKey": {"userName": "svc", "accessKeyId": k, "status": "Active"}});
+    }
+    trailwarden_parse::parse_record(v.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn sequence_step_count_and_comparison_compile() {
+    let p = policy(FAILURES_THEN_SUCCESS).unwrap();
+    let s = p.stateful().unwrap();
+    assert_eq!(s.step_counts, [5, 1]);
+    assert_eq!(s.step_differs, [None, None]);
+    let p = policy(KEY_FIRST_USE).unwrap();
+    let s = p.stateful().unwrap();
+    assert_eq!(s.step_counts, [1, 1]);
+    assert_eq!(
+        s.step_differs,
+        [
+            None,
+            Some(StepDiffers {
+                step: 0,
+                field: "sourceIPAddress".into(),
+                step_field: "sourceIPAddress".into(),
+                first_only: true,
+            })
+        ]
+    );
+    // Other kinds carry no per-step rules.
+    assert!(policy(BURST)
+        .unwrap()
+        .stateful()
+        .unwrap()
+        .step_counts
+        .is_empty());
+}
+
+#[test]
+fn compared_steps_carry_their_field_in_the_hit() {
+    let engine = Engine::new(
+        &policies(&[KEY_FIRST_USE, FAILURES_THEN_SUCCESS]),
+        &IpLists::new(),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let hits = |e: &Event| {
+        let mut out = Vec::new();
+        engine.evaluate_stateful(e, &mut out);
+        out.into_iter()
+            .map(|h| (h.step, h.keys, h.value))
+            .collect::<Vec<_>>()
+    };
+    // The creation, made with the caller's own long-term key, is step 0 of the new key and
+    // step 1 of the caller's key; both carry the source address.
+    let create = key_event(
+        "CreateAccessKey",
+        "iam.amazonaws.com",
+        "198.51.100.23",
+        "AKIAOLDKEYEXAMPLE001",
+        Some("AKIANEWKEYEXAMPLE002"),
+    );
+    let ip = Some("198.51.100.23".to_string());
+    assert_eq!(
+        hits(&create),
+        [
+            (
+                0,
+                vec![vec!["AKIANEWKEYEXAMPLE002".to_string()]],
+                ip.clone()
+            ),
+            (1, vec![vec!["AKIAOLDKEYEXAMPLE001".to_string()]], ip),
+        ]
+    );
+    let useit = key_event(
+        "ListBuckets",
+        "s3.amazonaws.com",
+        "203.0.113.45",
+        "AKIANEWKEYEXAMPLE002",
+        None,
+    );
+    assert_eq!(
+        hits(&useit),
+        [(
+            1,
+            vec![vec!["AKIANEWKEYEXAMPLE002".to_string()]],
+            Some("203.0.113.45".to_string())
+        )]
+    );
+    // A temporary key is no candidate.
+    let session = key_event(
+        "ListBuckets",
+        "s3.amazonaws.com",
+        "203.0.113.45",
+        "ASIATEMPKEYEXAMPLE03",
+        None,
+    );
+    assert!(hits(&session).is_empty());
+    // An uncompared step carries no value.
+    let mut fail = ev("signin.amazonaws.com", "ConsoleLogin");
+    fail.identity.principal = Some("111122223333:user/alice".into());
+    fail.response_elements = Some(r#"{"ConsoleLogin": "Failure"}"#.into());
+    assert_eq!(
+        hits(&fail),
+        [(0, vec![vec!["111122223333:user/alice".to_string()]], None)]
+    );
+}
+
+#[test]
+fn sequence_step_rules_are_checked_at_load() {
+    let err = |yaml: &str| policy(yaml).unwrap_err().to_string();
+    let with = |from: &str, to: &str| {
+        let y = FAILURES_THEN_SUCCESS.replace(from, to);
+        assert_ne!(y, FAILURES_THEN_SUCCESS, "{from}");
+        y
+    };
+    // Each error names the file, the rule and the step.
+    for (yaml, want) in [
+        (with("count: 5", "count: 0"), "`count` must be at least 1"),
+        (with("count: 5", "count: 10001"), "at most 10000"),
+        (
+            with("count: 5", "first_only: true"),
+            "`first_only` needs `differs_from`",
+        ),
+        (
+            with(
+                "count: 5",
+                "differs_from: {step: success, field: sourceIPAddress}",
+            ),
+            "`differs_from.step` `success` is not an earlier step (earlier: none)",
+        ),
+    ] {
+        let e = err(&yaml);
+        assert!(
+            e.contains("test.yaml")
+                && e.contains("failures-then-success")
+                && e.contains("steps[0] `failures`")
+                && e.contains(want),
+            "{want}: {e}"
+        );
+    }
+    let key = |from: &str, to: &str| {
+        let y = KEY_FIRST_USE.replace(from, to);
+        assert_ne!(y, KEY_FIRST_USE, "{from}");
+        err(&y)
+    };
+    for (from, to, want) in [
+        (
+            "{step: create,",
+            "{step: nowhere,",
+            "`nowhere` is not an earlier step (earlier: create)",
+        ),
+        (
+            "field: sourceIPAddress}",
+            "field: sourceIP}",
+            "`differs_from`",
+        ),
+    ] {
+        let e = key(from, to);
+        assert!(e.contains("key-first-use") && e.contains(want), "{to}: {e}");
+    }
+    // A misspelt key inside `differs_from` is a format error (file and line).
+    let e = key("field: sourceIPAddress}", "field: sourceIPAddress, on: x}");
+    assert!(
+        e.contains("test.yaml") && e.contains("unknown field `on`"),
+        "{e}"
+    );
+    // A step compared on one field only: a third step comparing `create` on another field.
+    let third = format!(
+        "{KEY_FIRST_USE}  - name: again\n    match: {{event_source: s3.amazonaws.com}}\n    group_by: [userIdentity.accessKeyId]\n    differs_from: {{step: create, field: userAgent}}\n"
+    );
+    let e = err(&third);
+    assert!(
+        e.contains("steps[2] `again`") && e.contains("already compared on `sourceIPAddress`"),
+        "{e}"
+    );
+    // `step_field` reads another field in the earlier step.
+    let other = KEY_FIRST_USE.replace(
+        "field: sourceIPAddress}",
+        "field: sourceIPAddress, step_field: requestParameters.sourceIp}",
+    );
+    let s = policy(&other).unwrap();
+    let d = s.stateful().unwrap().step_differs[1].clone().unwrap();
+    assert_eq!(d.step_field, "requestParameters.sourceIp");
+    // In a rule of another kind the keys are refused by name, also in an `also` entry.
+    let threshold = "id: t\ntitle: t\ndescription: d\nseverity: low\nmitre: [T1110]\nkind: threshold\nwindow: 5m\nthreshold: 3\nmatch: {event_source: signin.amazonaws.com}\nsteps:\n  - name: fails\n    count: 3\n    match: {event_source: signin.amazonaws.com}\n";
+    let e = err(threshold);
+    assert!(
+        e.contains("test.yaml")
+            && e.contains("policy `t`")
+            && e.contains(
+                "steps[0] `fails`: `count` is only for the steps of `kind: sequence` rules"
+            )
+            && e.contains("`threshold`"),
+        "{e}"
+    );
+    let also = format!(
+        "{}also:\n  - name: burst\n    kind: threshold\n    window: 5m\n    threshold: 3\n    steps:\n      - name: fails\n        first_only: true\n        match: {{event_source: signin.amazonaws.com}}\n",
+        MINIMAL
+    );
+    let e = err(&also);
+    assert!(
+        e.contains("also[0] `burst`") && e.contains("steps[0] `fails`: `first_only` is only"),
+        "{e}"
+    );
+}

@@ -7,7 +7,8 @@
 //!        ▼
 //! Correlator (trailwarden-sigma): event-time reorder buffer, watermark, bounded windows
 //!        │  one WindowSpec per rule: threshold → event count, distinct-count → value count,
-//!        │  sequence → ordered steps, dedup → count 1 + suppression, first-seen → count 1
+//!        │  sequence → ordered steps (per-step counts, comparisons), dedup → count 1 +
+//!        │  suppression, first-seen → count 1
 //!        ▼  (in event-time order, whatever order the objects came in)
 //! firing ──▶ windowed alert (window, observed, threshold, event ids)
 //!        └─▶ first-seen: FirstSeenStore (trailwarden-anomaly): new for the entity within the
@@ -44,8 +45,9 @@ use trailwarden_detect::{
 use trailwarden_parse::Event;
 use trailwarden_pipeline::{Batch, Detector};
 use trailwarden_sigma::{
-    group_key, CorrelationCondition, CorrelationType, Correlator, CorrelatorOptions,
-    CorrelatorStats, Evidence, Firing, Observation, WindowItem, WindowSpec,
+    group_key, sequence_steps, CorrelationCondition, CorrelationType, Correlator,
+    CorrelatorOptions, CorrelatorStats, Differs, Evidence, Firing, Observation, WindowItem,
+    WindowSpec,
 };
 
 /// Most event ids listed in one windowed alert (`count` has the full number).
@@ -148,6 +150,8 @@ struct Rule {
     mitre: Vec<String>,
     own_summary: bool,
     stateful: Stateful,
+    /// Its window, as the correlator runs it (a sequence's evidence walks it again).
+    window: WindowSpec,
     first_seen: Option<FirstSeenSpec>,
 }
 
@@ -206,6 +210,24 @@ fn window_spec(s: &Stateful) -> WindowSpec {
         // A redelivered object, an organisation trail and a member trail: one event.
         distinct_events: true,
         and_distinct: s.and_distinct.iter().map(|(_, n)| *n).collect(),
+        step_min: s
+            .step_counts
+            .iter()
+            .map(|n| u32::try_from(*n).unwrap_or(u32::MAX))
+            .collect(),
+        step_differs: s
+            .step_differs
+            .iter()
+            .map(|d| {
+                d.as_ref().map(|d| Differs {
+                    from: u32::try_from(d.step).unwrap_or(u32::MAX),
+                    first_only: d.first_only,
+                })
+            })
+            .collect(),
+        // A later step's events for keys no sequence started are not kept (every call made
+        // with a long-term key, for new-access-key-used-elsewhere): they cannot match.
+        skip_unstarted: s.kind == RuleKind::Sequence,
     }
 }
 
@@ -234,7 +256,8 @@ impl PackEngine {
                     *c = rules.len() as u32;
                 }
             }
-            specs.push(window_spec(s));
+            let window = window_spec(s);
+            specs.push(window.clone());
             rules.push(Rule {
                 engine_rule: i,
                 variant: vi,
@@ -243,6 +266,7 @@ impl PackEngine {
                 mitre: p.mitre().to_vec(),
                 own_summary: p.spec().summary.is_some(),
                 stateful: s.clone(),
+                window,
                 first_seen: s.first_seen.as_ref().map(|f| FirstSeenSpec {
                     baseline_secs: f.baseline_secs,
                     learning_secs: f.learning_secs,
@@ -690,23 +714,9 @@ fn window_alert(engine: &Engine, rule: &Rule, f: &Firing<PackEv>) -> Option<Aler
             }
         }
         RuleKind::Sequence => {
-            let mut next = 0usize;
-            let mut steps = Vec::new();
-            for it in &f.items {
-                if it.pos as usize == next {
-                    let mut st = Map::new();
-                    st.insert(
-                        "step".into(),
-                        Value::String(s.steps.get(next).cloned().unwrap_or_default()),
-                    );
-                    st.insert("time".into(), Value::String(format_event_time(it.time)));
-                    st.insert("event".into(), Value::String(it.ev.event_ref().to_string()));
-                    steps.push(Value::Object(st));
-                    next += 1;
-                }
-            }
+            let (steps, text) = sequence_evidence(rule, f);
             w.insert("steps".into(), Value::Array(steps));
-            format!("{} within {window}{for_group}", s.steps.join(" → "))
+            format!("{text} within {window}{for_group}")
         }
         _ => format!(
             "{observed} events within {window}{for_group} (threshold {})",
@@ -739,6 +749,96 @@ fn window_alert(engine: &Engine, rule: &Rule, f: &Firing<PackEv>) -> Option<Aler
         evidence,
         ..la
     })
+}
+
+/// A sequence's `steps` evidence and its summary text (`failure ×5 → success`), from the
+/// walk the window fired on: per step the event that satisfied it (`time`, `event`); with a
+/// `count` above 1 also `count`, `first_time` and every counted event (`events`, at most
+/// [`MAX_EVIDENCE_EVENTS`]); for a step compared with another, the compared `field` and
+/// `value`, and `differs_from` (the earlier step's name).
+fn sequence_evidence(rule: &Rule, f: &Firing<PackEv>) -> (Vec<Value>, String) {
+    let s = &rule.stateful;
+    let walked = sequence_steps(&rule.window, &f.items);
+    // The field each step's hits carry, as the rule compares them.
+    let mut compared: Vec<Option<&str>> = vec![None; s.steps.len()];
+    for (i, d) in s.step_differs.iter().enumerate() {
+        if let Some(d) = d {
+            if let Some(c) = compared.get_mut(i) {
+                *c = Some(d.field.as_str());
+            }
+            if let Some(c) = compared.get_mut(d.step) {
+                *c = Some(d.step_field.as_str());
+            }
+        }
+    }
+    let value_of = |pos: usize| -> Option<&str> {
+        let idx = walked.get(pos)?.last()?;
+        f.items.get(*idx)?.value.as_deref()
+    };
+    let mut steps = Vec::new();
+    let mut texts = Vec::new();
+    for (pos, name) in s.steps.iter().enumerate() {
+        let used: Vec<&WindowItem<PackEv>> = walked
+            .get(pos)
+            .map(|ix| ix.iter().filter_map(|i| f.items.get(*i)).collect())
+            .unwrap_or_default();
+        let Some(last) = used.last() else {
+            continue;
+        };
+        let mut st = Map::new();
+        st.insert("step".into(), Value::String(name.clone()));
+        st.insert("time".into(), Value::String(format_event_time(last.time)));
+        st.insert(
+            "event".into(),
+            Value::String(last.ev.event_ref().to_string()),
+        );
+        let mut text = name.clone();
+        let count = s.step_counts.get(pos).copied().unwrap_or(1);
+        if count > 1 {
+            st.insert("count".into(), Value::from(used.len() as u64));
+            if let Some(first) = used.first() {
+                st.insert(
+                    "first_time".into(),
+                    Value::String(format_event_time(first.time)),
+                );
+            }
+            st.insert(
+                "events".into(),
+                Value::Array(
+                    used.iter()
+                        .take(MAX_EVIDENCE_EVENTS)
+                        .map(|it| Value::String(it.ev.event_ref().to_string()))
+                        .collect(),
+                ),
+            );
+            text.push_str(&format!(" ×{}", used.len()));
+        }
+        if let Some(field) = compared.get(pos).copied().flatten() {
+            st.insert("field".into(), Value::String(field.to_string()));
+            st.insert(
+                "value".into(),
+                value_of(pos).map_or(Value::Null, |v| Value::String(v.to_string())),
+            );
+        }
+        if let Some(d) = s.step_differs.get(pos).and_then(Option::as_ref) {
+            let earlier = s.steps.get(d.step).map_or("", String::as_str);
+            st.insert("differs_from".into(), Value::String(earlier.to_string()));
+            let other_field = if d.step_field == d.field {
+                String::new()
+            } else {
+                format!("{} ", d.step_field)
+            };
+            text.push_str(&format!(
+                " ({} {} ≠ {other_field}{} of {earlier})",
+                d.field,
+                value_of(pos).unwrap_or("-"),
+                value_of(d.step).unwrap_or("-")
+            ));
+        }
+        steps.push(Value::Object(st));
+        texts.push(text);
+    }
+    (steps, texts.join(" → "))
 }
 
 /// Runs a stateful rule's test events in a [`PackEngine`] of its own (replay settings).

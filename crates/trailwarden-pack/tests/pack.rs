@@ -186,6 +186,103 @@ fn sequence_alert_evidence() {
 }
 
 #[test]
+fn sequence_count_and_comparison_evidence() {
+    let ps = only(&[
+        "console-login-after-failures",
+        "new-access-key-used-elsewhere",
+    ]);
+    let objects = |id: &str, case: &str| -> Vec<Vec<Event>> {
+        case_events(ps.get(id).unwrap(), case)
+            .into_iter()
+            .map(|e| vec![e])
+            .collect()
+    };
+    // Five failures then the success: both detections, the steps with their counts.
+    let alerts = run(
+        &ps,
+        PackOptions::replay(),
+        &objects(
+            "console-login-after-failures",
+            "five failures for alice, then alice signs in from the same address",
+        ),
+    );
+    assert_eq!(alerts.len(), 2);
+    let main = alerts
+        .iter()
+        .find(|a| a.evidence.get("variant").is_none())
+        .unwrap();
+    let w = &main.evidence["window"];
+    assert_eq!(w["group_by"]["principal"], "111122223333:user/alice");
+    assert_eq!(w["observed"], 2.0);
+    let failures = &w["steps"][0];
+    assert_eq!(failures["step"], "failures");
+    assert_eq!(failures["count"], 5);
+    assert_eq!(failures["first_time"], "2024-06-11T08:00:00Z");
+    assert_eq!(failures["time"], "2024-06-11T08:04:00Z");
+    assert_eq!(failures["events"].as_array().unwrap().len(), 5);
+    assert_eq!(w["steps"][1]["step"], "success");
+    assert!(w["steps"][1].get("count").is_none());
+    assert_eq!(main.count, 6);
+    assert!(
+        main.summary
+            .contains("(failures ×5 → success within 30m for principal=111122223333:user/alice)"),
+        "{}",
+        main.summary
+    );
+    let by_ip = alerts
+        .iter()
+        .find(|a| a.evidence.get("variant").and_then(|v| v.as_str()) == Some("source-ip"))
+        .unwrap();
+    assert_eq!(
+        by_ip.evidence["window"]["group_by"]["sourceIPAddress"],
+        "203.0.113.95"
+    );
+    // The key's creation and its first use elsewhere: both addresses in the evidence.
+    let alerts = run(
+        &ps,
+        PackOptions::replay(),
+        &objects(
+            "new-access-key-used-elsewhere",
+            "key created by an admin session, first used from another address",
+        ),
+    );
+    assert_eq!(alerts.len(), 1);
+    let a = &alerts[0];
+    let steps = &a.evidence["window"]["steps"];
+    assert_eq!(steps[0]["step"], "create");
+    assert_eq!(steps[0]["field"], "sourceIPAddress");
+    assert_eq!(steps[0]["value"], "198.51.100.23");
+    assert_eq!(steps[1]["step"], "first-use");
+    assert_eq!(steps[1]["value"], "203.0.113.45");
+    assert_eq!(steps[1]["differs_from"], "create");
+    assert_eq!(a.source_ip.as_deref(), Some("203.0.113.45"));
+    assert_eq!(a.event_ids.len(), 2, "the later use is not part of it");
+    assert!(
+        a.summary.contains(
+            "create → first-use (sourceIPAddress 203.0.113.45 ≠ 198.51.100.23 of create) within 1d"
+        ),
+        "{}",
+        a.summary
+    );
+    // A later step's event before the first step is not part of a sequence's alert: the
+    // owner's earlier root sign-in is not in the recovery sequence.
+    let ps = only(&["root-password-recovery"]);
+    let events = case_events(
+        ps.get("root-password-recovery").unwrap(),
+        "owner signed in before, then recovery and a sign-in from elsewhere",
+    );
+    let objects: Vec<Vec<Event>> = events.into_iter().map(|e| vec![e]).collect();
+    let alerts = run(&ps, PackOptions::replay(), &objects);
+    let seq = alerts
+        .iter()
+        .find(|a| a.evidence.get("variant").and_then(|v| v.as_str()) == Some("recovered-and-used"))
+        .unwrap();
+    assert_eq!(seq.severity.as_str(), "critical");
+    assert_eq!(seq.count, 3);
+    assert_eq!(seq.first_event_time, "2024-06-21T01:40:00Z");
+}
+
+#[test]
 fn threshold_and_distinct_count_evidence() {
     let ps = only(&["ec2-launch-denied-burst", "compute-launch-multi-region"]);
     let burst = case_events(

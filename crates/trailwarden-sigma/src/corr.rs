@@ -29,6 +29,13 @@
 //! no suppression running) are dropped first, which changes nothing; then the least recently
 //! active groups are evicted (counted, `groups_evicted`). A window holds at most
 //! [`CorrelatorOptions::max_window_events`] observations (oldest dropped, counted).
+//!
+//! **Sequences** (`TemporalOrdered`) are matched greedily over the window, oldest first: the
+//! earliest observations that can satisfy a position do ([`sequence_steps`]). The rule pack's
+//! sequences add, per position, a least number of observations ([`WindowSpec::step_min`]) and
+//! a comparison with the observation that satisfied an earlier position
+//! ([`WindowSpec::step_differs`]); with [`Differs::first_only`] an observation that fails it ends
+//! the attempt, and the attempt's observations leave the window.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
@@ -69,6 +76,40 @@ pub struct WindowSpec {
     /// `condition` applies to the first part's distinct count and each entry here is the least
     /// distinct count of the next part (all must hold). Empty: one counted value.
     pub and_distinct: Vec<u64>,
+    /// `TemporalOrdered`: per position, how many of its observations satisfy it (the next
+    /// position counts only after them). Empty, or a missing or 0 entry: 1.
+    pub step_min: Vec<u32>,
+    /// `TemporalOrdered`: per position, the earlier position whose satisfying observation's
+    /// value this position's observations must differ from. Empty, or `None`: no comparison.
+    pub step_differs: Vec<Option<Differs>>,
+    /// `TemporalOrdered`: an observation of a later position is not kept while its group has
+    /// too few observations of the first position to start a match — it could never be part
+    /// of one, as windows receive observations in event-time order. Keeps the groups of keys
+    /// that never start a sequence empty (the rule pack); Sigma keeps them as evidence.
+    pub skip_unstarted: bool,
+}
+
+/// A sequence position's comparison with an earlier position ([`WindowSpec::step_differs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Differs {
+    /// The earlier position: its satisfying observation (the last of them, with
+    /// [`WindowSpec::step_min`] above 1) gives the value to differ from.
+    pub from: u32,
+    /// An observation of this position that does not differ ends the attempt (its observations
+    /// leave the window) instead of being passed over: only the first one after the previous
+    /// position is satisfied decides.
+    pub first_only: bool,
+}
+
+impl WindowSpec {
+    /// The observations position `pos` needs (at least 1).
+    fn min_at(&self, pos: usize) -> u32 {
+        self.step_min.get(pos).copied().unwrap_or(1).max(1)
+    }
+
+    fn differs_at(&self, pos: usize) -> Option<Differs> {
+        self.step_differs.get(pos).copied().flatten()
+    }
 }
 
 /// One observation for one correlation.
@@ -199,6 +240,8 @@ struct ValueMode {
     numeric: bool,
     /// Counted parts beyond the first (`WindowSpec::and_distinct`).
     extra_parts: usize,
+    /// Values are counted (not for sequences, whose values are only compared).
+    counted: bool,
 }
 
 /// Adds `d` to the count of `v` in `map` (removing it at zero).
@@ -256,6 +299,9 @@ impl<E: Evidence> Group<E> {
 
     /// Counts (`d` = 1) or uncounts (`d` = -1) an item's value.
     fn count_value(&mut self, v: &str, d: i32, mode: ValueMode) {
+        if !mode.counted {
+            return;
+        }
         if mode.extra_parts == 0 {
             tally(&mut self.distinct, v, d);
         } else {
@@ -375,11 +421,19 @@ impl<E: Evidence> Windows<E> {
                 CorrelationType::ValueSum | CorrelationType::ValueAvg
             ),
             extra_parts: spec.and_distinct.len(),
+            counted: spec.kind != CorrelationType::TemporalOrdered,
         };
+        // A later step of a sequence that has not started cannot be part of a match.
+        let unstarted_skip =
+            spec.skip_unstarted && spec.kind == CorrelationType::TemporalOrdered && obs.pos > 0;
         let mut key = std::mem::take(&mut self.key_buf);
         write_group_key(&obs.group, &mut key);
         let cap = opts.max_groups.max(1);
         let known = self.groups.contains_key(key.as_str());
+        if unstarted_skip && !known {
+            self.key_buf = key;
+            return None;
+        }
         if !known && self.groups.len() >= cap {
             self.sweep(t, span_us, cap, counters);
         }
@@ -402,6 +456,10 @@ impl<E: Evidence> Windows<E> {
         let lower = t.saturating_sub(span_us);
         while g.items.front().is_some_and(|f| f.time < lower) {
             g.pop_front(mode);
+        }
+        if unstarted_skip && g.pos_counts.first().copied().unwrap_or(0) < spec.min_at(0) {
+            g.newest = g.newest.max(t);
+            return None;
         }
         if spec.distinct_events && !g.keys.insert(ItemKey(obs.pos, obs.ev.clone())) {
             counters.duplicates += 1;
@@ -454,16 +512,15 @@ impl<E: Evidence> Windows<E> {
                 (ok, seen)
             }
             CorrelationType::TemporalOrdered => {
-                let mut next = 0usize;
-                for it in &g.items {
-                    if it.pos as usize == next {
-                        next += 1;
-                        if next == n_inputs {
-                            break;
-                        }
+                let walk = walk_sequence(spec, g.items.iter(), None);
+                if let Some(d) = walk.dead_end {
+                    // The attempt that ended leaves the window: its events cannot start
+                    // another, and a later walk must not revive it when older items expire.
+                    for _ in 0..=d {
+                        g.pop_front(mode);
                     }
                 }
-                (next == n_inputs, next as f64)
+                (walk.reached == n_inputs, walk.reached as f64)
             }
         };
         if !fires {
@@ -627,6 +684,86 @@ impl<E: Evidence> Reorder<E> {
     }
 }
 
+/// Where a sequence's walk over a window got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Walk {
+    /// Positions satisfied (all of them: a match).
+    reached: usize,
+    /// The item at which the last attempt ended (a `first_only` comparison failed), if any.
+    /// The walk went on after it as after a fresh start.
+    dead_end: Option<usize>,
+}
+
+/// Walks a window's items, oldest first, as the sequence `spec` (`TemporalOrdered`): an item
+/// of the position being waited for counts when its comparison (if any) holds; a position is
+/// satisfied after [`WindowSpec::step_min`] such items; items of other positions are passed
+/// over. A failed `first_only` comparison ends the attempt and the walk starts again after
+/// it. With `record`, the indices of the items that counted, per position (of the attempt the
+/// walk ends in). Allocates only for a spec with comparisons, or to record.
+fn walk_sequence<'a, E: 'a>(
+    spec: &WindowSpec,
+    items: impl Iterator<Item = &'a WindowItem<E>>,
+    mut record: Option<&mut Vec<Vec<usize>>>,
+) -> Walk {
+    let n = spec.inputs;
+    let compares = spec.step_differs.iter().any(Option::is_some);
+    // The value of the item that satisfied each position (kept only when some position
+    // compares with an earlier one).
+    let mut satisfied: Vec<Option<&str>> = if compares { vec![None; n] } else { Vec::new() };
+    if let Some(r) = record.as_deref_mut() {
+        r.clear();
+        r.resize_with(n, Vec::new);
+    }
+    let (mut next, mut have, mut dead_end) = (0usize, 0u32, None);
+    for (i, it) in items.enumerate() {
+        if next >= n {
+            break;
+        }
+        if it.pos as usize != next {
+            continue;
+        }
+        if let Some(d) = spec.differs_at(next) {
+            let other = satisfied.get(d.from as usize).copied().flatten();
+            let differs = matches!((it.value.as_deref(), other), (Some(a), Some(b)) if a != b);
+            if !differs {
+                if d.first_only {
+                    dead_end = Some(i);
+                    next = 0;
+                    have = 0;
+                    satisfied.iter_mut().for_each(|v| *v = None);
+                    if let Some(r) = record.as_deref_mut() {
+                        r.iter_mut().for_each(Vec::clear);
+                    }
+                }
+                continue;
+            }
+        }
+        if let Some(r) = record.as_deref_mut().and_then(|r| r.get_mut(next)) {
+            r.push(i);
+        }
+        have += 1;
+        if have >= spec.min_at(next) {
+            if let Some(v) = satisfied.get_mut(next) {
+                *v = it.value.as_deref();
+            }
+            next += 1;
+            have = 0;
+        }
+    }
+    Walk {
+        reached: next,
+        dead_end,
+    }
+}
+
+/// The items of a sequence's window (a [`Firing`]'s) that satisfied each position, as indices
+/// into `items`, per position — the walk the window fired on.
+pub fn sequence_steps<E>(spec: &WindowSpec, items: &[WindowItem<E>]) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    walk_sequence(spec, items.iter(), Some(&mut out));
+    out
+}
+
 /// The reorder buffer and the windows of a set of correlations. Pure: no IO, no clock.
 #[derive(Debug)]
 pub struct Correlator<E> {
@@ -788,6 +925,9 @@ mod tests {
             suppress_secs: 0,
             distinct_events: false,
             and_distinct: Vec::new(),
+            step_min: Vec::new(),
+            step_differs: Vec::new(),
+            skip_unstarted: false,
         }
     }
 
@@ -882,6 +1022,172 @@ mod tests {
         // A value without the second part counts for the first only.
         let short = vec![with(0, "a", "s1"), with(1, "b", "s2")];
         assert_eq!(run(spec, short).0, []);
+    }
+
+    /// A two-step sequence over `span` seconds, as the rule pack builds it.
+    fn sequence(span: u64) -> WindowSpec {
+        WindowSpec {
+            kind: CorrelationType::TemporalOrdered,
+            inputs: 2,
+            condition: CorrelationCondition::default(),
+            distinct_events: true,
+            skip_unstarted: true,
+            ..count(2.0, span)
+        }
+    }
+
+    fn valued(t: i64, key: &str, pos: u32, v: Option<&str>) -> Observation<K> {
+        Observation {
+            value: v.map(str::to_string),
+            ..obs(t, key, pos, "g")
+        }
+    }
+
+    #[test]
+    fn a_step_count_needs_that_many_events_before_the_next_step() {
+        let mut spec = sequence(1800);
+        spec.step_min = vec![5, 1];
+        let fail = |t: i64| obs(t, &format!("f{t}"), 0, "g");
+        let ok = |t: i64| obs(t, &format!("s{t}"), 1, "g");
+        // Four failures, a success (not kept: the sequence has not started), a fifth failure
+        // and a success: one firing with the five failures and the second success.
+        let mut input: Vec<_> = (0..4).map(|i| fail(i * 60)).collect();
+        input.extend([ok(300), fail(360), ok(420)]);
+        assert_eq!(run(spec.clone(), input).0, [(420, 6)]);
+        // Four failures and a success: nothing.
+        let mut four: Vec<_> = (0..4).map(|i| fail(i * 60)).collect();
+        four.push(ok(300));
+        assert_eq!(run(spec.clone(), four).0, []);
+        // Five failures, the success 31 minutes after the first: the first failure has left
+        // the window, four remain.
+        let mut late: Vec<_> = (0..5).map(|i| fail(i * 60)).collect();
+        late.push(ok(1860));
+        assert_eq!(run(spec.clone(), late).0, []);
+        // A redelivered failure counts once.
+        let mut dup: Vec<_> = (0..4).map(|i| fail(i * 60)).collect();
+        dup.extend([obs(240, "f180", 0, "g"), ok(300)]);
+        assert_eq!(run(spec.clone(), dup).0, []);
+        // The figure is the positions reached; `sequence_steps` gives the items of each.
+        let mut c = Correlator::new(
+            vec![spec.clone()],
+            CorrelatorOptions {
+                allowed_lateness_secs: None,
+                ..CorrelatorOptions::default()
+            },
+        );
+        for o in (0..6).map(|i| fail(i * 60)).chain([ok(400)]) {
+            c.see(o.time);
+            c.observe(o);
+        }
+        let mut firings = Vec::new();
+        c.flush(&mut |f, _| firings.push(f));
+        assert_eq!(firings.len(), 1);
+        assert_eq!(firings[0].figure, 2.0);
+        assert_eq!(
+            sequence_steps(&spec, &firings[0].items),
+            [vec![0, 1, 2, 3, 4], vec![6]]
+        );
+    }
+
+    #[test]
+    fn a_step_count_of_one_is_the_plain_sequence() {
+        let input = || {
+            vec![
+                obs(0, "b0", 1, "g"),
+                obs(10, "a", 0, "g"),
+                obs(20, "b", 1, "g"),
+            ]
+        };
+        let mut spec = sequence(60);
+        assert_eq!(run(spec.clone(), input()).0, [(20, 2)]);
+        spec.step_min = vec![1, 1];
+        assert_eq!(run(spec.clone(), input()).0, [(20, 2)]);
+        // Sigma keeps the step that came first as evidence.
+        spec.skip_unstarted = false;
+        spec.step_min = Vec::new();
+        assert_eq!(run(spec, input()).0, [(20, 3)]);
+    }
+
+    #[test]
+    fn differs_from_compares_with_the_event_that_satisfied_the_earlier_step() {
+        let mut spec = sequence(3600);
+        spec.step_differs = vec![
+            None,
+            Some(Differs {
+                from: 0,
+                first_only: false,
+            }),
+        ];
+        let same_then_other = || {
+            vec![
+                valued(0, "create", 0, Some("192.0.2.1")),
+                valued(10, "use1", 1, Some("192.0.2.1")),
+                valued(20, "use2", 1, Some("198.51.100.9")),
+            ]
+        };
+        // Without first_only a use from the same address is passed over; the next one fires.
+        assert_eq!(run(spec.clone(), same_then_other()).0, [(20, 3)]);
+        // A missing value on either side never differs.
+        let missing = vec![
+            valued(0, "create", 0, None),
+            valued(10, "use1", 1, Some("198.51.100.9")),
+        ];
+        assert_eq!(run(spec.clone(), missing).0, []);
+        let missing_use = vec![
+            valued(0, "create", 0, Some("192.0.2.1")),
+            valued(10, "use1", 1, None),
+        ];
+        assert_eq!(run(spec.clone(), missing_use).0, []);
+        // first_only: the first use decides — from the same address, the attempt ends and
+        // later uses do not fire.
+        spec.step_differs = vec![
+            None,
+            Some(Differs {
+                from: 0,
+                first_only: true,
+            }),
+        ];
+        let (fired, _) = run(spec.clone(), same_then_other());
+        assert_eq!(fired, []);
+        // A first use from elsewhere fires; uses before the creation are not kept.
+        let elsewhere = vec![
+            valued(0, "early", 1, Some("203.0.113.5")),
+            valued(5, "create", 0, Some("192.0.2.1")),
+            valued(10, "use1", 1, Some("198.51.100.9")),
+            valued(20, "use2", 1, Some("192.0.2.1")),
+        ];
+        assert_eq!(run(spec.clone(), elsewhere).0, [(10, 2)]);
+        // After an attempt ended, a new first step starts another.
+        let again = vec![
+            valued(0, "create1", 0, Some("192.0.2.1")),
+            valued(10, "use1", 1, Some("192.0.2.1")),
+            valued(20, "use2", 1, Some("198.51.100.9")),
+            valued(30, "create2", 0, Some("192.0.2.1")),
+            valued(40, "use3", 1, Some("198.51.100.9")),
+        ];
+        assert_eq!(run(spec, again).0, [(40, 2)]);
+    }
+
+    #[test]
+    fn differs_from_reads_the_last_event_of_a_counted_step() {
+        let mut spec = sequence(3600);
+        spec.step_min = vec![2, 1];
+        spec.step_differs = vec![
+            None,
+            Some(Differs {
+                from: 0,
+                first_only: false,
+            }),
+        ];
+        let input = |last: &str| {
+            vec![
+                valued(0, "a1", 0, Some("x")),
+                valued(1, "a2", 0, Some("y")),
+                valued(2, "b", 1, Some(last)),
+            ]
+        };
+        assert_eq!(run(spec.clone(), input("y")).0, []);
+        assert_eq!(run(spec, input("x")).0, [(2, 3)]);
     }
 
     #[test]

@@ -398,6 +398,9 @@ impl SigmaEngine {
                 suppress_secs: 0,
                 distinct_events: false,
                 and_distinct: Vec::new(),
+                step_min: Vec::new(),
+                step_differs: Vec::new(),
+                skip_unstarted: false,
             })
             .collect();
         let correlator = Correlator::new(
