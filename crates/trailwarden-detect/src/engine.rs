@@ -1,6 +1,7 @@
 //! The compiled, indexed evaluator.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -133,6 +134,23 @@ struct Index<T> {
     /// Rules on every event source: looked at for every event (one more hash lookup by name,
     /// and their globs), so only when there are some.
     any_source: Option<SourceIndex<T>>,
+    /// The candidates of each (event source, event name) seen, as [`Index::add`]'s lists and
+    /// globs give them: a trail repeats a few hundred pairs, so most events cost two hash
+    /// lookups and no glob. Bounded by [`MAX_MEMO_PAIRS`] (pairs beyond are computed each
+    /// time). A lock, not a cell, so an engine can be shared; each thread has its own engine,
+    /// so it is never contended.
+    memo: RwLock<Memo<T>>,
+}
+
+/// Most (event source, event name) pairs whose candidates an [`Index`] remembers.
+const MAX_MEMO_PAIRS: usize = 16_384;
+
+/// Event name → candidates.
+type NameMemo<T> = foldhash::HashMap<Box<str>, Box<[T]>>;
+
+struct Memo<T> {
+    by_source: foldhash::HashMap<Box<str>, NameMemo<T>>,
+    pairs: usize,
 }
 
 impl<T> Default for Index<T> {
@@ -140,6 +158,10 @@ impl<T> Default for Index<T> {
         Index {
             by_source: HashMap::new(),
             any_source: None,
+            memo: RwLock::new(Memo {
+                by_source: foldhash::HashMap::default(),
+                pairs: 0,
+            }),
         }
     }
 }
@@ -154,17 +176,46 @@ impl<T: Copy + PartialEq> Index<T> {
             };
             src.add(m, at);
         }
+        if let Ok(memo) = self.memo.get_mut() {
+            memo.by_source.clear();
+            memo.pairs = 0;
+        }
     }
 }
 
 /// Calls `f` for each candidate of `event` in `index`: its source's exact names, then globs,
-/// then the every-source rules' (each candidate once per list). No allocation.
+/// then the every-source rules' (each candidate once per list). No allocation once the
+/// event's (source, name) pair is remembered.
 fn candidates<T: Copy + PartialEq>(index: &Index<T>, event: &Event, mut f: impl FnMut(T)) {
-    if let Some(src) = index.by_source.get(event.event_source.as_str()) {
-        source_candidates(src, event, &mut f);
+    let source = event.event_source.as_str();
+    let name = event.event_name.as_str();
+    if let Ok(memo) = index.memo.read() {
+        if let Some(list) = memo.by_source.get(source).and_then(|m| m.get(name)) {
+            for &c in list.iter() {
+                f(c);
+            }
+            return;
+        }
+    }
+    let mut list = Vec::new();
+    if let Some(src) = index.by_source.get(source) {
+        source_candidates(src, event, &mut |c| list.push(c));
     }
     if let Some(any) = &index.any_source {
-        source_candidates(any, event, &mut f);
+        source_candidates(any, event, &mut |c| list.push(c));
+    }
+    for &c in &list {
+        f(c);
+    }
+    let Ok(mut memo) = index.memo.write() else {
+        return;
+    };
+    if memo.pairs < MAX_MEMO_PAIRS {
+        memo.pairs += 1;
+        memo.by_source
+            .entry(source.into())
+            .or_default()
+            .insert(name.into(), list.into_boxed_slice());
     }
 }
 

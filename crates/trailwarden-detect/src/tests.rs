@@ -480,6 +480,38 @@ fn index_exact_and_glob_names_without_duplicates() {
 }
 
 #[test]
+fn remembered_candidates_match_as_the_first_lookup_did() {
+    // Each (source, name) pair's candidates are computed once, then remembered: the second
+    // and later events of a pair, and pairs beyond the memo's bound, fire as the first did.
+    let ps = policies(&[MINIMAL]);
+    let engine = Engine::new(&ps, &IpLists::new(), &Overrides::default()).unwrap();
+    let cases = [
+        ("iam.amazonaws.com", "AttachUserPolicy", 1),
+        ("iam.amazonaws.com", "PutRolePolicy", 1),
+        ("iam.amazonaws.com", "PutGroupPolicy", 1),
+        ("iam.amazonaws.com", "DeleteRolePolicy", 0),
+        ("s3.amazonaws.com", "PutRolePolicy", 0),
+    ];
+    for round in 0..3 {
+        for (source, name, n) in cases {
+            assert_eq!(eval(&engine, &ev(source, name)).len(), n, "{round} {name}");
+        }
+        // Fill the memo past its bound with names no rule has.
+        for i in 0..10_000 {
+            assert!(eval(
+                &engine,
+                &ev("iam.amazonaws.com", &format!("Get{round}x{i}"))
+            )
+            .is_empty());
+        }
+    }
+    assert_eq!(
+        eval(&engine, &ev("iam.amazonaws.com", "PutBrandNewPolicy")).len(),
+        1
+    );
+}
+
+#[test]
 fn repeated_sources_and_names_fire_once() {
     let y = MINIMAL
         .replace(

@@ -42,10 +42,10 @@ use trailwarden_detect::{
     CaseRunner, DetectError, Engine, EventRef, IpLists, Overrides, Policies, Policy, RuleKind,
     Stateful, StepHit, TestReport,
 };
-use trailwarden_parse::Event;
+use trailwarden_parse::{Event, PackedEvent};
 use trailwarden_pipeline::{Batch, Detector};
 use trailwarden_sigma::{
-    group_key, sequence_steps, CorrelationCondition, CorrelationType, Correlator,
+    group_key, key_hash, sequence_steps, CorrelationCondition, CorrelationType, Correlator,
     CorrelatorOptions, CorrelatorStats, Differs, Evidence, Firing, Observation, WindowItem,
     WindowSpec,
 };
@@ -113,14 +113,17 @@ impl PackStats {
     }
 }
 
-/// The evidence of one observation: the event (shared with its batch, and with every other
-/// rule it matched), its key and its object. The single-event alert is built only for the
-/// observation that makes a window fire: most never do.
+/// The evidence of one observation: the event (packed: one buffer, made and freed by this
+/// thread, shared by every rule the event matched), its key and its object. The event is
+/// unpacked and the single-event alert built only for the observation that makes a window
+/// fire: most never do.
 #[derive(Debug)]
 struct PackEv {
     /// `event:<eventID>`, else `object:<object>#<record index>`.
     key: String,
-    event: Arc<Event>,
+    /// [`key_hash`] of `key` (every window the event is in hashes it).
+    key_hash: u64,
+    event: PackedEvent,
     source_object: Arc<str>,
 }
 
@@ -136,6 +139,10 @@ impl PackEv {
 impl Evidence for PackEv {
     fn key(&self) -> &str {
         &self.key
+    }
+
+    fn key_hash(&self) -> u64 {
+        self.key_hash
     }
 }
 
@@ -308,9 +315,9 @@ impl PackEngine {
 
     /// Evaluates one event: matching steps wait in the reorder buffer (see
     /// [`PackEngine::advance`]). `source_object` names the event's object. No allocation
-    /// unless a step matches; then the event is kept (shared, not copied) until its windows
+    /// unless a step matches; then the event is kept (packed once, shared by its rules) until its windows
     /// are done with it.
-    pub fn evaluate(&mut self, event: &Arc<Event>, source_object: &str) {
+    pub fn evaluate(&mut self, event: &Event, source_object: &str) {
         if event.is_insight() {
             return;
         }
@@ -328,8 +335,9 @@ impl PackEngine {
         let (key, _) =
             single_event_key(event.event_id.as_deref(), source_object, event.record_index);
         let ev = Arc::new(PackEv {
+            key_hash: key_hash(&key),
             key,
-            event: event.clone(),
+            event: PackedEvent::new(event),
             source_object: self.source_object.clone(),
         });
         for hit in self.hits.drain(..) {
@@ -498,7 +506,7 @@ fn item_alert(engine: &Engine, rule: &Rule, item: &WindowItem<PackEv>) -> Option
         rule.engine_rule,
         rule.variant,
         item.pos as usize,
-        &item.ev.event,
+        &item.ev.event.event(),
         EventRef {
             source_object: &item.ev.source_object,
         },
@@ -868,7 +876,7 @@ impl CaseRunner for PackRunner {
         for e in events {
             pack.engine()
                 .evaluate(e, EventRef { source_object }, &mut out);
-            pack.evaluate(&Arc::new(e.clone()), source_object);
+            pack.evaluate(e, source_object);
             pack.advance(&mut out);
         }
         pack.flush(&mut out);

@@ -3,7 +3,6 @@
 //! pinned in `trailwarden-detect/tests/no_alloc.rs`.
 #![allow(clippy::unwrap_used)] // tests may unwrap (workspace lint policy)
 
-use std::sync::Arc;
 use trailwarden_alert::{canonical_order, Alert};
 use trailwarden_detect::{IpLists, Overrides, Policies, Policy, RuleKind};
 use trailwarden_pack::{run_policy_tests, PackEngine, PackOptions};
@@ -45,7 +44,7 @@ fn run(policies: &Policies, opts: PackOptions, objects: &[Vec<Event>]) -> Vec<Al
     let mut out = Vec::new();
     for (i, obj) in objects.iter().enumerate() {
         for e in obj {
-            pack.evaluate(&Arc::new(e.clone()), &format!("obj-{i}"));
+            pack.evaluate(e, &format!("obj-{i}"));
         }
         pack.advance(&mut out);
     }
@@ -339,7 +338,7 @@ fn first_seen_baselines_persist_across_runs() {
     )
     .unwrap();
     let mut out = Vec::new();
-    one.evaluate(&Arc::new(base), "o1");
+    one.evaluate(&base, "o1");
     one.flush(&mut out);
     assert!(out.is_empty());
     one.save_state(&path).unwrap();
@@ -352,7 +351,7 @@ fn first_seen_baselines_persist_across_runs() {
     )
     .unwrap();
     assert!(two.load_state(&path).unwrap());
-    two.evaluate(&Arc::new(new.clone()), "o2");
+    two.evaluate(&new, "o2");
     two.flush(&mut out);
     assert_eq!(out.len(), 1);
     let fs = &out[0].evidence["first_seen"];
@@ -371,7 +370,7 @@ fn first_seen_baselines_persist_across_runs() {
     )
     .unwrap();
     let mut none = Vec::new();
-    fresh.evaluate(&Arc::new(new), "o2");
+    fresh.evaluate(&new, "o2");
     fresh.flush(&mut none);
     assert!(none.is_empty());
     assert_eq!(fresh.stats().learning, 1);
@@ -392,7 +391,7 @@ fn overrides_apply_to_stateful_rules() {
     let mut pack = PackEngine::new(&ps, &IpLists::new(), &ov, PackOptions::replay()).unwrap();
     let mut out = Vec::new();
     for e in &burst {
-        pack.evaluate(&Arc::new(e.clone()), "o");
+        pack.evaluate(e, "o");
     }
     pack.flush(&mut out);
     assert_eq!(out[0].severity.as_str(), "high");
@@ -403,7 +402,7 @@ fn overrides_apply_to_stateful_rules() {
     let mut pack = PackEngine::new(&ps, &IpLists::new(), &ov, PackOptions::replay()).unwrap();
     let mut out = Vec::new();
     for e in &burst {
-        pack.evaluate(&Arc::new(e.clone()), "o");
+        pack.evaluate(e, "o");
     }
     pack.flush(&mut out);
     assert!(out.is_empty());

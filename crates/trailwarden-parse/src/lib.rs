@@ -13,6 +13,7 @@
 mod decode;
 pub mod fields;
 mod model;
+mod packed;
 mod principal;
 mod record;
 mod scan;
@@ -22,6 +23,7 @@ use std::fmt;
 
 pub use decode::{decode, decode_into, is_gzip, DecodeProblem};
 pub use model::{Event, Identity, IdentityType, MicrosUtc};
+pub use packed::PackedEvent;
 pub use record::RecordParser;
 pub use time::{date_of, format_micros, parse_event_time};
 

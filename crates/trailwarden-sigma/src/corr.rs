@@ -51,6 +51,18 @@ use crate::rules::{CorrelationCondition, CorrelationType};
 /// `event:<eventID>`), used to order observations deterministically and to spot duplicates.
 pub trait Evidence {
     fn key(&self) -> &str;
+
+    /// A hash of [`Evidence::key`], the same for equal keys. Evidence that is observed by
+    /// several windows computes it once and returns it from here.
+    fn key_hash(&self) -> u64 {
+        key_hash(self.key())
+    }
+}
+
+/// The hash [`Evidence::key_hash`] gives by default (fixed seed: the same in every process).
+pub fn key_hash(key: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x7472_6169_6c77_6172).hash_one(key)
 }
 
 /// One correlation's window: what it counts, over how long, and when it fires.
@@ -228,8 +240,7 @@ impl<E: Evidence> PartialEq for ItemKey<E> {
 impl<E: Evidence> Eq for ItemKey<E> {}
 impl<E: Evidence> std::hash::Hash for ItemKey<E> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
-        self.1.key().hash(state);
+        state.write_u64(self.1.key_hash() ^ u64::from(self.0));
     }
 }
 
@@ -314,7 +325,7 @@ impl<E: Evidence> Group<E> {
                 tally(map, p, d);
             }
         }
-        if let Some(n) = crate::matcher::parse_num(v).filter(|_| mode.numeric) {
+        if let Some(n) = mode.numeric.then(|| crate::matcher::parse_num(v)).flatten() {
             self.sum += f64::from(d) * n;
             self.nsum = self.nsum.saturating_add_signed(d);
         }
@@ -429,20 +440,19 @@ impl<E: Evidence> Windows<E> {
         let mut key = std::mem::take(&mut self.key_buf);
         write_group_key(&obs.group, &mut key);
         let cap = opts.max_groups.max(1);
-        let known = self.groups.contains_key(key.as_str());
-        if unstarted_skip && !known {
-            self.key_buf = key;
-            return None;
-        }
-        if !known && self.groups.len() >= cap {
-            self.sweep(t, span_us, cap, counters);
-        }
         self.since_sweep += 1;
         if self.since_sweep >= 4096 {
             self.since_sweep = 0;
             self.sweep(t, span_us, cap.saturating_mul(2), counters);
         }
         if !self.groups.contains_key(key.as_str()) {
+            if unstarted_skip {
+                self.key_buf = key;
+                return None;
+            }
+            if self.groups.len() >= cap {
+                self.sweep(t, span_us, cap, counters);
+            }
             self.groups.insert(key.clone(), Group::new(n_inputs, t));
         }
         let found = self.groups.get_mut(key.as_str());

@@ -40,8 +40,8 @@ mod testing;
 mod yaml;
 
 pub use corr::{
-    group_key, sequence_steps, Correlator, CorrelatorOptions, CorrelatorStats, Differs, Evidence,
-    Firing, Observation, OnFire, WindowItem, WindowSpec,
+    group_key, key_hash, sequence_steps, Correlator, CorrelatorOptions, CorrelatorStats, Differs,
+    Evidence, Firing, Observation, OnFire, WindowItem, WindowSpec,
 };
 pub use engine::{IndexedBy, SigmaEngine, SigmaOptions, SigmaStats, MAX_EVIDENCE_EVENTS};
 pub use group::{Grouping, MAX_GROUP_EVENT_NAMES};
