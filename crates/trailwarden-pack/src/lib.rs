@@ -46,8 +46,8 @@ use trailwarden_parse::{Event, PackedEvent};
 use trailwarden_pipeline::{Batch, Detector};
 use trailwarden_sigma::{
     group_key, key_hash, sequence_steps, CorrelationCondition, CorrelationType, Correlator,
-    CorrelatorOptions, CorrelatorStats, Differs, Evidence, Firing, Observation, WindowItem,
-    WindowSpec,
+    CorrelatorOptions, CorrelatorStats, Differs, Evidence, Firing, GroupKey, Observation,
+    WindowItem, WindowSpec,
 };
 
 /// Most event ids listed in one windowed alert (`count` has the full number).
@@ -358,7 +358,7 @@ impl PackEngine {
                     time: event.event_time,
                     corr,
                     pos: hit.step as u32,
-                    group: k.into_iter().map(Some).collect(),
+                    group: GroupKey::new(k.iter().map(|v| Some(v.as_str()))),
                     value: hit.value.clone(),
                     ev: ev.clone(),
                 });

@@ -133,16 +133,22 @@ pub struct Observation<E> {
     pub corr: u32,
     /// Position: which rule or step of the correlation matched.
     pub pos: u32,
-    /// Group-by values (a missing value is `None` and forms its own group).
-    pub group: Vec<Option<String>>,
+    /// Group-by values (a missing value is `None` and forms its own group), encoded.
+    pub group: GroupKey,
     /// The value counted by `ValueCount`/`ValueSum`/`ValueAvg`.
     pub value: Option<String>,
     pub ev: Arc<E>,
 }
 
 impl<E: Evidence> Observation<E> {
-    fn order_key(&self) -> (i64, &str, u32, u32, &[Option<String>]) {
-        (self.time, self.ev.key(), self.corr, self.pos, &self.group)
+    fn order_key(&self) -> (i64, &str, u32, u32, &str) {
+        (
+            self.time,
+            self.ev.key(),
+            self.corr,
+            self.pos,
+            self.group.as_str(),
+        )
     }
 }
 
@@ -170,6 +176,8 @@ pub struct WindowItem<E> {
     pub pos: u32,
     pub value: Option<String>,
     pub ev: Arc<E>,
+    /// `ev`'s [`Evidence::key_hash`].
+    key_hash: u64,
 }
 
 /// A correlation that fired: the window's evidence.
@@ -228,19 +236,27 @@ pub struct CorrelatorStats {
     pub groups: u64,
 }
 
-/// An item's (position, evidence key), hashed and compared by the key text without copying it.
+/// An item's (position, evidence key) in a window's duplicate check: hashed by the key's
+/// [`Evidence::key_hash`] kept here, equal by position and key text. The evidence is not read
+/// unless the hashes agree, and not at all for the item's own entry (the same `Arc`).
 #[derive(Debug)]
-struct ItemKey<E>(u32, Arc<E>);
+struct ItemKey<E> {
+    pos: u32,
+    hash: u64,
+    ev: Arc<E>,
+}
 
 impl<E: Evidence> PartialEq for ItemKey<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0 && self.1.key() == other.1.key()
+        self.pos == other.pos
+            && self.hash == other.hash
+            && (Arc::ptr_eq(&self.ev, &other.ev) || self.ev.key() == other.ev.key())
     }
 }
 impl<E: Evidence> Eq for ItemKey<E> {}
 impl<E: Evidence> std::hash::Hash for ItemKey<E> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.1.key_hash() ^ u64::from(self.0));
+        state.write_u64(self.hash ^ u64::from(self.pos));
     }
 }
 
@@ -339,7 +355,11 @@ impl<E: Evidence> Group<E> {
             *c = c.saturating_sub(1);
         }
         if !self.keys.is_empty() {
-            self.keys.remove(&ItemKey(it.pos, it.ev));
+            self.keys.remove(&ItemKey {
+                pos: it.pos,
+                hash: it.key_hash,
+                ev: it.ev,
+            });
         }
     }
 
@@ -368,10 +388,9 @@ impl<E: Evidence> Group<E> {
 /// The sliding windows of one correlation.
 #[derive(Debug)]
 struct Windows<E> {
+    /// By [`GroupKey`] text.
     groups: HashMap<String, Group<E>>,
     since_sweep: u32,
-    /// The group key being looked up (reused: no allocation for a known group).
-    key_buf: String,
 }
 
 impl<E> Default for Windows<E> {
@@ -379,8 +398,82 @@ impl<E> Default for Windows<E> {
         Windows {
             groups: HashMap::new(),
             since_sweep: 0,
-            key_buf: String::new(),
         }
+    }
+}
+
+/// Group-by values encoded into one text: what windows are keyed on and observations ordered
+/// by, built once per observation. Values are joined by U+001F; a present value is `=` and the
+/// value (U+001B and U+001F in it escaped by a U+001B), a missing one U+0000. Distinct values
+/// give distinct keys, and [`GroupKey::values`] gives the values back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupKey(String);
+
+impl GroupKey {
+    const SEP: char = '\u{1f}';
+    const ESC: char = '\u{1b}';
+
+    pub fn new<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> GroupKey {
+        let mut k = String::new();
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                k.push(Self::SEP);
+            }
+            match v {
+                Some(s) => {
+                    k.push('=');
+                    if memchr::memchr2(0x1b, 0x1f, s.as_bytes()).is_none() {
+                        k.push_str(s);
+                    } else {
+                        for c in s.chars() {
+                            if c == Self::SEP || c == Self::ESC {
+                                k.push(Self::ESC);
+                            }
+                            k.push(c);
+                        }
+                    }
+                }
+                None => k.push('\u{0}'),
+            }
+        }
+        GroupKey(k)
+    }
+
+    /// The key of `values`.
+    pub fn of(values: &[Option<String>]) -> GroupKey {
+        GroupKey::new(values.iter().map(Option::as_deref))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The values the key was built from.
+    pub fn values(&self) -> Vec<Option<String>> {
+        let mut out = Vec::new();
+        if self.0.is_empty() {
+            return out;
+        }
+        let mut cur = String::new();
+        let mut escaped = false;
+        let flush = |cur: &mut String, out: &mut Vec<Option<String>>| {
+            let part = std::mem::take(cur);
+            out.push(part.strip_prefix('=').map(str::to_string));
+        };
+        for c in self.0.chars() {
+            if escaped {
+                cur.push(c);
+                escaped = false;
+            } else if c == Self::ESC {
+                escaped = true;
+            } else if c == Self::SEP {
+                flush(&mut cur, &mut out);
+            } else {
+                cur.push(c);
+            }
+        }
+        flush(&mut cur, &mut out);
+        out
     }
 }
 
@@ -388,12 +481,6 @@ impl<E> Default for Windows<E> {
 /// from every present one).
 pub fn group_key(vals: &[Option<String>]) -> String {
     let mut k = String::new();
-    write_group_key(vals, &mut k);
-    k
-}
-
-fn write_group_key(vals: &[Option<String>], k: &mut String) {
-    k.clear();
     for (i, v) in vals.iter().enumerate() {
         if i > 0 {
             k.push('\u{1f}');
@@ -406,6 +493,7 @@ fn write_group_key(vals: &[Option<String>], k: &mut String) {
             None => k.push('\u{0}'),
         }
     }
+    k
 }
 
 fn secs_us(secs: u64) -> i64 {
@@ -437,27 +525,23 @@ impl<E: Evidence> Windows<E> {
         // A later step of a sequence that has not started cannot be part of a match.
         let unstarted_skip =
             spec.skip_unstarted && spec.kind == CorrelationType::TemporalOrdered && obs.pos > 0;
-        let mut key = std::mem::take(&mut self.key_buf);
-        write_group_key(&obs.group, &mut key);
+        let key = obs.group.as_str();
         let cap = opts.max_groups.max(1);
         self.since_sweep += 1;
         if self.since_sweep >= 4096 {
             self.since_sweep = 0;
             self.sweep(t, span_us, cap.saturating_mul(2), counters);
         }
-        if !self.groups.contains_key(key.as_str()) {
+        if !self.groups.contains_key(key) {
             if unstarted_skip {
-                self.key_buf = key;
                 return None;
             }
             if self.groups.len() >= cap {
                 self.sweep(t, span_us, cap, counters);
             }
-            self.groups.insert(key.clone(), Group::new(n_inputs, t));
+            self.groups.insert(key.to_string(), Group::new(n_inputs, t));
         }
-        let found = self.groups.get_mut(key.as_str());
-        self.key_buf = key;
-        let g = found?;
+        let g = self.groups.get_mut(key)?;
         if t < g.quiet_until {
             counters.suppressed += 1;
             g.newest = g.newest.max(t);
@@ -471,7 +555,14 @@ impl<E: Evidence> Windows<E> {
             g.newest = g.newest.max(t);
             return None;
         }
-        if spec.distinct_events && !g.keys.insert(ItemKey(obs.pos, obs.ev.clone())) {
+        let key_hash = obs.ev.key_hash();
+        if spec.distinct_events
+            && !g.keys.insert(ItemKey {
+                pos: obs.pos,
+                hash: key_hash,
+                ev: obs.ev.clone(),
+            })
+        {
             counters.duplicates += 1;
             return None;
         }
@@ -485,6 +576,7 @@ impl<E: Evidence> Windows<E> {
                 pos: obs.pos,
                 value: obs.value,
                 ev: obs.ev,
+                key_hash,
             },
             mode,
         );
@@ -543,7 +635,7 @@ impl<E: Evidence> Windows<E> {
         }
         Some(Firing {
             corr: obs.corr,
-            group: obs.group,
+            group: obs.group.values(),
             items,
             figure,
             time: t,
@@ -917,7 +1009,7 @@ mod tests {
             time: t * 1_000_000,
             corr: 0,
             pos,
-            group: vec![Some(group.to_string())],
+            group: GroupKey::new([Some(group)]),
             value: None,
             ev: Arc::new(K(key.to_string())),
         }
@@ -959,6 +1051,18 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// A group key gives its values back, and two lists of values share a key only when
+        /// they are equal (separators, escapes and missing values in the values included).
+        #[test]
+        fn group_keys_give_their_values_back_and_never_collide(
+            a in proptest::collection::vec(proptest::option::of("[a=\u{0}\u{1b}\u{1f}]{0,4}"), 0..4),
+            b in proptest::collection::vec(proptest::option::of("[a=\u{0}\u{1b}\u{1f}]{0,4}"), 0..4),
+        ) {
+            let (ka, kb) = (GroupKey::of(&a), GroupKey::of(&b));
+            proptest::prop_assert_eq!(ka.values(), a.clone());
+            proptest::prop_assert_eq!(ka == kb, a == b);
+        }
+
         /// Batches of observations in any time order, advanced after each batch: the windows
         /// see them oldest first (the runs merge into one order), each either applied or
         /// counted late, and with unbounded lateness all of them.

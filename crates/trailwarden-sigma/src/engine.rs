@@ -10,7 +10,7 @@ use trailwarden_parse::{Event, IdentityType};
 use trailwarden_pipeline::{Batch, Detector};
 
 use crate::corr::{
-    group_key, Correlator, CorrelatorOptions, Evidence, Firing, Observation, WindowSpec,
+    group_key, Correlator, CorrelatorOptions, Evidence, Firing, GroupKey, Observation, WindowSpec,
 };
 use crate::field::{Ctx, Field, Scratch, Typed};
 use crate::group::{AlertBuilder, Grouper, Grouping};
@@ -560,6 +560,7 @@ impl SigmaEngine {
                     .get(pos as usize)
                     .map(|g| g.iter().map(|s| read(s, &mut ctx)).collect())
                     .unwrap_or_default();
+                let group = GroupKey::of(&group);
                 let value = res
                     .value
                     .get(pos as usize)
@@ -688,11 +689,12 @@ fn on_correlation_fired(
                 time: fired.time,
                 corr: outer,
                 pos,
-                group: res
-                    .group
-                    .get(pos as usize)
-                    .map(|g| g.iter().map(pick).collect())
-                    .unwrap_or_default(),
+                group: GroupKey::of(
+                    &res.group
+                        .get(pos as usize)
+                        .map(|g| g.iter().map(pick).collect::<Vec<_>>())
+                        .unwrap_or_default(),
+                ),
                 value: res
                     .value
                     .get(pos as usize)

@@ -41,7 +41,7 @@ mod yaml;
 
 pub use corr::{
     group_key, key_hash, sequence_steps, Correlator, CorrelatorOptions, CorrelatorStats, Differs,
-    Evidence, Firing, Observation, OnFire, WindowItem, WindowSpec,
+    Evidence, Firing, GroupKey, Observation, OnFire, WindowItem, WindowSpec,
 };
 pub use engine::{IndexedBy, SigmaEngine, SigmaOptions, SigmaStats, MAX_EVIDENCE_EVENTS};
 pub use group::{Grouping, MAX_GROUP_EVENT_NAMES};
