@@ -52,8 +52,9 @@ pub(crate) struct CachedRegex {
 }
 
 impl CachedRegex {
-    const MAX_TEXTS: usize = 4096;
-    const MAX_TEXT_LEN: usize = 512;
+    /// At most ~0.5 MB of texts per condition.
+    const MAX_TEXTS: usize = 2048;
+    const MAX_TEXT_LEN: usize = 256;
 
     fn new(re: regex::Regex) -> Self {
         CachedRegex {
@@ -802,7 +803,7 @@ mod tests {
         /// long texts.
         #[test]
         fn cached_regex_answers_as_the_regex(
-            texts in proptest::collection::vec("[a-c]{0,6}|[a-c]{520}", 1..40),
+            texts in proptest::collection::vec("[a-c]{0,6}|[a-c]{260}", 1..40),
         ) {
             let re = regex::RegexBuilder::new(r"\bab|c{2}$").case_insensitive(true).build().unwrap();
             let cached = CachedRegex::new(re.clone());

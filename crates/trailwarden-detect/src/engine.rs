@@ -145,6 +145,10 @@ struct Index<T> {
 /// Most (event source, event name) pairs whose candidates an [`Index`] remembers.
 const MAX_MEMO_PAIRS: usize = 16_384;
 
+/// Longest source + name an [`Index`] remembers (real ones are under 100 bytes; a crafted
+/// record's could be anything), so the memo stays under ~2 MB per index.
+const MAX_MEMO_PAIR_LEN: usize = 128;
+
 /// Event name → candidates.
 type NameMemo<T> = foldhash::HashMap<Box<str>, Box<[T]>>;
 
@@ -210,7 +214,7 @@ fn candidates<T: Copy + PartialEq>(index: &Index<T>, event: &Event, mut f: impl 
     let Ok(mut memo) = index.memo.write() else {
         return;
     };
-    if memo.pairs < MAX_MEMO_PAIRS {
+    if memo.pairs < MAX_MEMO_PAIRS && source.len() + name.len() <= MAX_MEMO_PAIR_LEN {
         memo.pairs += 1;
         memo.by_source
             .entry(source.into())

@@ -509,6 +509,11 @@ fn remembered_candidates_match_as_the_first_lookup_did() {
         eval(&engine, &ev("iam.amazonaws.com", "PutBrandNewPolicy")).len(),
         1
     );
+    // A name too long to remember is matched each time.
+    let long = format!("Put{}Policy", "x".repeat(200));
+    for _ in 0..2 {
+        assert_eq!(eval(&engine, &ev("iam.amazonaws.com", &long)).len(), 1);
+    }
 }
 
 #[test]
