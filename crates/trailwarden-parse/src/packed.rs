@@ -12,9 +12,8 @@ use std::net::IpAddr;
 
 use crate::model::{Event, Identity, IdentityType, MicrosUtc};
 
-/// Text slots: the event's 25 text fields, then the identity's 15, then the text of an
-/// `IdentityType::Other`.
-const SLOTS: usize = 41;
+/// Text slots: the event's 25 text fields, then the identity's 15.
+const SLOTS: usize = 40;
 
 /// A compact, immutable copy of an [`Event`] (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
@@ -33,24 +32,8 @@ pub struct PackedEvent {
     session_credential_from_console: Option<bool>,
     mfa_authenticated: Option<bool>,
     session_creation_time: Option<MicrosUtc>,
-    kind: Kind,
-}
-
-/// [`IdentityType`] without its text (an `Other` type's text is the last slot).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Root,
-    IamUser,
-    AssumedRole,
-    FederatedUser,
-    AwsService,
-    AwsAccount,
-    IdentityCenterUser,
-    SamlUser,
-    WebIdentityUser,
-    Unknown,
-    Other,
-    Missing,
+    /// `userIdentity.type` (its text is allocated only for a type this version does not know).
+    kind: IdentityType,
 }
 
 impl PackedEvent {
@@ -111,20 +94,6 @@ impl PackedEvent {
             identity_store_arn,
             principal,
         } = identity;
-        let (kind, other) = match kind {
-            IdentityType::Root => (Kind::Root, None),
-            IdentityType::IamUser => (Kind::IamUser, None),
-            IdentityType::AssumedRole => (Kind::AssumedRole, None),
-            IdentityType::FederatedUser => (Kind::FederatedUser, None),
-            IdentityType::AwsService => (Kind::AwsService, None),
-            IdentityType::AwsAccount => (Kind::AwsAccount, None),
-            IdentityType::IdentityCenterUser => (Kind::IdentityCenterUser, None),
-            IdentityType::SamlUser => (Kind::SamlUser, None),
-            IdentityType::WebIdentityUser => (Kind::WebIdentityUser, None),
-            IdentityType::Unknown => (Kind::Unknown, None),
-            IdentityType::Other(s) => (Kind::Other, Some(s.as_str())),
-            IdentityType::Missing => (Kind::Missing, None),
-        };
         let o = Option::as_deref;
         // The order `event` reads them back in.
         let slots: [Option<&str>; SLOTS] = [
@@ -168,7 +137,6 @@ impl PackedEvent {
             o(on_behalf_of_user_id),
             o(identity_store_arn),
             o(principal),
-            other,
         ];
         let len: usize = slots.iter().flatten().map(|s| s.len()).sum();
         let mut text = String::with_capacity(len);
@@ -194,7 +162,7 @@ impl PackedEvent {
             session_credential_from_console: *session_credential_from_console,
             mfa_authenticated: *mfa_authenticated,
             session_creation_time: *session_creation_time,
-            kind,
+            kind: kind.clone(),
         }
     }
 
@@ -261,7 +229,7 @@ impl PackedEvent {
             record_index: self.record_index,
         };
         e.identity = Identity {
-            kind: IdentityType::Missing,
+            kind: self.kind.clone(),
             principal_id: next(),
             arn: next(),
             account_id: next(),
@@ -279,21 +247,6 @@ impl PackedEvent {
             on_behalf_of_user_id: next(),
             identity_store_arn: next(),
             principal: next(),
-        };
-        let other = next();
-        e.identity.kind = match self.kind {
-            Kind::Root => IdentityType::Root,
-            Kind::IamUser => IdentityType::IamUser,
-            Kind::AssumedRole => IdentityType::AssumedRole,
-            Kind::FederatedUser => IdentityType::FederatedUser,
-            Kind::AwsService => IdentityType::AwsService,
-            Kind::AwsAccount => IdentityType::AwsAccount,
-            Kind::IdentityCenterUser => IdentityType::IdentityCenterUser,
-            Kind::SamlUser => IdentityType::SamlUser,
-            Kind::WebIdentityUser => IdentityType::WebIdentityUser,
-            Kind::Unknown => IdentityType::Unknown,
-            Kind::Other => IdentityType::Other(other.unwrap_or_default()),
-            Kind::Missing => IdentityType::Missing,
         };
         e
     }
