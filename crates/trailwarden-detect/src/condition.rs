@@ -620,6 +620,52 @@ impl Condition {
         found != self.not
     }
 
+    /// The condition's value when the event's `eventSource` and `eventName` alone decide it:
+    /// `Some(b)` if every event with the source and name of `pair` gives `b`, `None` if other
+    /// fields matter. `pair` is a context over an event with only those two fields set. A
+    /// condition on those fields with an operator that reads nothing else is evaluated on it
+    /// as on a real event; a group combines its members (`any`: one `true` decides it, all
+    /// `false` do; `all` the other way round); everything else is undecided.
+    pub(crate) fn on_pair(&self, pair: &Ctx<'_>, lists: &[IpRanges]) -> Option<bool> {
+        let decided = match (&self.op, &self.field) {
+            (Op::Any(v), _) => {
+                let mut all_false = true;
+                for c in v {
+                    match c.on_pair(pair, lists) {
+                        Some(true) => return Some(!self.not),
+                        Some(false) => {}
+                        None => all_false = false,
+                    }
+                }
+                all_false.then_some(false)
+            }
+            (Op::All(v), _) => {
+                let mut all_true = true;
+                for c in v {
+                    match c.on_pair(pair, lists) {
+                        Some(false) => return Some(self.not),
+                        Some(true) => {}
+                        None => all_true = false,
+                    }
+                }
+                all_true.then_some(true)
+            }
+            (
+                Op::Equals(_)
+                | Op::Contains(_)
+                | Op::StartsWith(_)
+                | Op::EndsWith(_)
+                | Op::Exists(_)
+                | Op::Matches(_)
+                | Op::Num(..)
+                | Op::MinCount(_),
+                Some(Field::Typed(Typed::EventSource | Typed::EventName)),
+            ) => return Some(self.holds(pair, lists)),
+            _ => None,
+        };
+        decided.map(|b| b != self.not)
+    }
+
     /// The value that made the condition hold, for evidence: the first matching leaf, or the
     /// first leaf (or `null`) for negated and `exists` conditions.
     pub(crate) fn observed(&self, ctx: &Ctx<'_>, lists: &[IpRanges]) -> Value {

@@ -149,8 +149,13 @@ const MAX_MEMO_PAIRS: usize = 16_384;
 /// record's could be anything), so the memo stays under ~2 MB per index.
 const MAX_MEMO_PAIR_LEN: usize = 128;
 
-/// Event name → candidates.
-type NameMemo<T> = foldhash::HashMap<Box<str>, Box<[T]>>;
+/// Event name → candidates, each with its [`SkipMask`].
+type NameMemo<T> = foldhash::HashMap<Box<str>, Box<[(T, SkipMask)]>>;
+
+/// The top-level conditions of a candidate's matcher that hold for every event of the
+/// (event source, event name) pair it was made for (bit `k`: condition `k`, the first 64):
+/// they are not evaluated again. See [`Condition::on_pair`].
+type SkipMask = u64;
 
 struct Memo<T> {
     by_source: foldhash::HashMap<Box<str>, NameMemo<T>>,
@@ -187,29 +192,50 @@ impl<T: Copy + PartialEq> Index<T> {
     }
 }
 
-/// Calls `f` for each candidate of `event` in `index`: its source's exact names, then globs,
-/// then the every-source rules' (each candidate once per list). No allocation once the
-/// event's (source, name) pair is remembered.
-fn candidates<T: Copy + PartialEq>(index: &Index<T>, event: &Event, mut f: impl FnMut(T)) {
+/// Calls `f` for each candidate of `event` in `index` that may match it: its source's exact
+/// names, then globs, then the every-source rules' (each candidate once per list), with the
+/// conditions it need not evaluate. `on_pair` tells, for a candidate and a context over an
+/// event with only the event's source and name, whether the candidate can match such an event
+/// and which of its conditions hold for all of them (`None`: it cannot; it is left out). No
+/// allocation once the event's (source, name) pair is remembered.
+fn candidates<T: Copy + PartialEq>(
+    index: &Index<T>,
+    event: &Event,
+    on_pair: impl Fn(T, &Ctx<'_>) -> Option<SkipMask>,
+    mut f: impl FnMut(T, SkipMask),
+) {
     let source = event.event_source.as_str();
     let name = event.event_name.as_str();
     if let Ok(memo) = index.memo.read() {
         if let Some(list) = memo.by_source.get(source).and_then(|m| m.get(name)) {
-            for &c in list.iter() {
-                f(c);
+            for &(c, skip) in list.iter() {
+                f(c, skip);
             }
             return;
         }
     }
-    let mut list = Vec::new();
+    let mut all = Vec::new();
     if let Some(src) = index.by_source.get(source) {
-        source_candidates(src, event, &mut |c| list.push(c));
+        source_candidates(src, event, &mut |c| all.push(c));
     }
     if let Some(any) = &index.any_source {
-        source_candidates(any, event, &mut |c| list.push(c));
+        source_candidates(any, event, &mut |c| all.push(c));
     }
-    for &c in &list {
-        f(c);
+    let list: Vec<(T, SkipMask)> = if all.is_empty() {
+        Vec::new()
+    } else {
+        let pair = Event {
+            event_source: event.event_source.clone(),
+            event_name: event.event_name.clone(),
+            ..Event::default()
+        };
+        let ctx = Ctx::new(&pair);
+        all.into_iter()
+            .filter_map(|c| on_pair(c, &ctx).map(|skip| (c, skip)))
+            .collect()
+    };
+    for &(c, skip) in &list {
+        f(c, skip);
     }
     let Ok(mut memo) = index.memo.write() else {
         return;
@@ -221,6 +247,20 @@ fn candidates<T: Copy + PartialEq>(index: &Index<T>, event: &Event, mut f: impl 
             .or_default()
             .insert(name.into(), list.into_boxed_slice());
     }
+}
+
+/// What the (source, name) pair of `pair` decides for `m` (see [`candidates`]): `None` if a
+/// condition is false for every such event, else the conditions that are true for all.
+fn pair_skip(m: &Matcher, pair: &Ctx<'_>, lists: &[IpRanges]) -> Option<SkipMask> {
+    let mut skip: SkipMask = 0;
+    for (k, c) in m.conditions.iter().enumerate() {
+        match c.on_pair(pair, lists) {
+            Some(false) => return None,
+            Some(true) if k < 64 => skip |= 1 << k,
+            _ => {}
+        }
+    }
+    Some(skip)
 }
 
 fn source_candidates<T: Copy + PartialEq>(
@@ -506,7 +546,11 @@ impl Engine {
             return;
         }
         let mut ctx: Option<Ctx<'_>> = None;
-        candidates(&self.index, event, |(i, vi)| {
+        let lists = self.lists.as_slice();
+        let on_pair = |(i, vi): (usize, usize), pair: &Ctx<'_>| {
+            pair_skip(&self.step_at(i, vi, 0)?.matcher, pair, lists)
+        };
+        candidates(&self.index, event, on_pair, |(i, vi), skip| {
             let ctx = ctx.get_or_insert_with(|| Ctx::new(event));
             let Some(active) = self.active.get(i) else {
                 return;
@@ -515,7 +559,7 @@ impl Engine {
                 return;
             };
             if let Some(step) = v.steps.first() {
-                if let Some(finding) = self.step_fires(active, step, ctx) {
+                if let Some(finding) = self.step_fires(active, step, ctx, skip) {
                     out.push(self.alert(active, v, step, ctx, origin, finding.as_ref()));
                 }
             }
@@ -532,7 +576,11 @@ impl Engine {
             return;
         }
         let mut ctx: Option<Ctx<'_>> = None;
-        candidates(&self.step_index, event, |(i, vi, si)| {
+        let lists = self.lists.as_slice();
+        let on_pair = |(i, vi, si): (usize, usize, usize), pair: &Ctx<'_>| {
+            pair_skip(&self.step_at(i, vi, si)?.matcher, pair, lists)
+        };
+        candidates(&self.step_index, event, on_pair, |(i, vi, si), skip| {
             let ctx = ctx.get_or_insert_with(|| Ctx::new(event));
             let Some(active) = self.active.get(i) else {
                 return;
@@ -543,7 +591,7 @@ impl Engine {
             let Some(step) = v.steps.get(si) else {
                 return;
             };
-            if self.step_fires(active, step, ctx).is_none() {
+            if self.step_fires(active, step, ctx, skip).is_none() {
                 return;
             }
             let keys = key_combinations(ctx, &step.group);
@@ -605,13 +653,32 @@ impl Engine {
         let st = v.steps.get(step)?;
         let ctx = Ctx::new(event);
         // The same event, the same rule: the step fires as it did when it was observed.
-        let finding = self.step_fires(active, st, &ctx).flatten();
+        let finding = self.step_fires(active, st, &ctx, 0).flatten();
         Some(self.alert(active, v, st, &ctx, origin, finding.as_ref()))
     }
 
-    /// Whether a step fires on the event: `Some(finding)` (the analyzer's, if it has any).
-    /// No allocation until an analyzer or condition needs a raw field.
-    fn step_fires(&self, active: &Active, step: &Step, ctx: &Ctx<'_>) -> Option<Option<Finding>> {
+    /// The step `si` of detection `vi` of rule `i`.
+    fn step_at(&self, i: usize, vi: usize, si: usize) -> Option<&Step> {
+        self.active
+            .get(i)?
+            .policy
+            .compiled
+            .variants
+            .get(vi)?
+            .steps
+            .get(si)
+    }
+
+    /// Whether `step` of `active` fires on the event of `ctx`: `Some(finding)` (the analyzer's,
+    /// if it has any). The conditions in `skip` are known to hold (see [`SkipMask`]). No
+    /// allocation until an analyzer or condition needs a raw field.
+    fn step_fires(
+        &self,
+        active: &Active,
+        step: &Step,
+        ctx: &Ctx<'_>,
+        skip: SkipMask,
+    ) -> Option<Option<Finding>> {
         let m = &step.matcher;
         let c = &active.policy.compiled;
         let event = ctx.event;
@@ -624,7 +691,12 @@ impl Engine {
             return None;
         }
         let lists = self.lists.as_slice();
-        if !m.conditions.iter().all(|cond| cond.holds(ctx, lists)) {
+        let holds = m
+            .conditions
+            .iter()
+            .enumerate()
+            .all(|(k, cond)| (k < 64 && skip & (1 << k) != 0) || cond.holds(ctx, lists));
+        if !holds {
             return None;
         }
         let excluded = self

@@ -2180,3 +2180,146 @@ fn sequence_step_rules_are_checked_at_load() {
         "{e}"
     );
 }
+
+// ------------------------------------------- conditions decided by (eventSource, eventName)
+
+use crate::condition::{Condition, Op};
+use crate::field::Ctx;
+use crate::iplist::IpRanges;
+
+/// Calls `f` on `c` and every condition inside it.
+fn each_condition<'a>(c: &'a Condition, f: &mut dyn FnMut(&'a Condition)) {
+    f(c);
+    if let Op::Any(v) | Op::All(v) = &c.op {
+        v.iter().for_each(|m| each_condition(m, f));
+    }
+}
+
+#[test]
+fn pair_decided_conditions_agree_with_every_event_of_the_pair() {
+    // Every condition of every built-in rule, on every rule's test events and on those events
+    // renamed (other sources and names the rules use): wherever the source and name alone
+    // decide a condition, the whole event gives the same answer.
+    let ps = Policies::builtin().unwrap();
+    let mut events: Vec<Event> = Vec::new();
+    for p in ps.iter() {
+        for t in p.tests() {
+            for r in t.records() {
+                if let Ok(e) = trailwarden_parse::parse_record(test_event_json(r).as_bytes()) {
+                    events.push(e);
+                }
+            }
+        }
+    }
+    assert!(events.len() > 500, "{}", events.len());
+    let mut pairs: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (e.event_source.clone(), e.event_name.clone()))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    pairs.push((String::new(), String::new()));
+    pairs.push(("s3.amazonaws.com".into(), "GetBucketAcl".into()));
+    pairs.push(("ec2.amazonaws.com".into(), "describeinstances".into()));
+    let mut conditions: Vec<&Condition> = Vec::new();
+    for p in ps.iter() {
+        for v in &p.compiled.variants {
+            for s in &v.steps {
+                for c in &s.matcher.conditions {
+                    each_condition(c, &mut |c| conditions.push(c));
+                }
+            }
+        }
+    }
+    let lists: Vec<IpRanges> = Vec::new();
+    let (mut decided, mut checked) = ([0usize; 2], 0usize);
+    for (i, base) in events.iter().enumerate() {
+        // the event itself, and under three other pairs (a different stride per event)
+        let others = (1..4).map(|k| &pairs[(i * 7 + k * 131) % pairs.len()]);
+        let own = (base.event_source.clone(), base.event_name.clone());
+        for (source, name) in std::iter::once(&own).chain(others) {
+            let e = Event {
+                event_source: source.clone(),
+                event_name: name.clone(),
+                ..base.clone()
+            };
+            let pair = Event {
+                event_source: source.clone(),
+                event_name: name.clone(),
+                ..Event::default()
+            };
+            let (ctx, pair_ctx) = (Ctx::new(&e), Ctx::new(&pair));
+            for c in &conditions {
+                if let Some(b) = c.on_pair(&pair_ctx, &lists) {
+                    decided[usize::from(b)] += 1;
+                    assert_eq!(
+                        c.holds(&ctx, &lists),
+                        b,
+                        "{} on {source} {name}: decided {b} by the pair",
+                        c.text
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    // Both answers occur, and most conditions are not decided by the pair.
+    let [no, yes] = decided;
+    assert!(
+        no > 1000 && yes > 1000 && no + yes < checked / 2,
+        "{no}, {yes} of {checked}"
+    );
+}
+
+#[test]
+fn a_candidate_whose_pair_fails_a_condition_is_left_out_and_true_ones_skipped() {
+    let y = r#"
+id: pair-pruned
+title: Bucket reads by a role
+description: test
+severity: low
+mitre: [T1619]
+match:
+  event_source: [s3.amazonaws.com, ec2.amazonaws.com]
+  event_name: ["Get*", "Describe*"]
+  where:
+    - any:
+        - all:
+            - field: eventSource
+              equals: s3.amazonaws.com
+            - field: eventName
+              starts_with: GetBucket
+        - field: eventName
+          equals: DescribeSnapshots
+    - field: userIdentity.type
+      equals: AssumedRole
+    - field: eventName
+      ends_with: Acl
+      not: true
+"#;
+    let engine = Engine::new(&policies(&[y]), &IpLists::new(), &Overrides::default()).unwrap();
+    let role = |source: &str, name: &str| {
+        let mut e = ev(source, name);
+        e.identity.kind = IdentityType::AssumedRole;
+        e
+    };
+    for round in 0..2 {
+        // decided true by the pair, the rest of the conditions still evaluated
+        assert_eq!(
+            eval(&engine, &role("s3.amazonaws.com", "GetBucketPolicy")).len(),
+            1
+        );
+        assert!(eval(&engine, &ev("s3.amazonaws.com", "GetBucketPolicy")).is_empty());
+        assert_eq!(
+            eval(&engine, &role("ec2.amazonaws.com", "DescribeSnapshots")).len(),
+            1
+        );
+        // decided false by the pair
+        assert!(
+            eval(&engine, &role("s3.amazonaws.com", "GetObject")).is_empty(),
+            "{round}"
+        );
+        assert!(eval(&engine, &role("ec2.amazonaws.com", "GetBucketPolicy")).is_empty());
+        assert!(eval(&engine, &role("s3.amazonaws.com", "GetBucketAcl")).is_empty());
+    }
+}
