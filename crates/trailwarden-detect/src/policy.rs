@@ -736,7 +736,9 @@ fn compile_step_rules(
 #[derive(Debug, Clone)]
 pub struct Policy {
     origin: String,
-    spec: PolicySpec,
+    /// Shared: every engine compiled from the policies keeps a copy of each policy, and the
+    /// file (its test events above all) is most of a policy's size.
+    spec: std::sync::Arc<PolicySpec>,
     /// ATT&CK ids, v19 (older ids in the file normalised), without duplicates.
     mitre: Vec<String>,
     /// The file's tags, plus the tactic when the file does not name it.
@@ -1026,7 +1028,7 @@ impl Policy {
         }
         Ok(Policy {
             origin: origin.to_string(),
-            spec,
+            spec: std::sync::Arc::new(spec),
             mitre,
             tags,
             tactic,
