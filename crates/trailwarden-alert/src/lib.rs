@@ -188,12 +188,22 @@ pub fn single_event_key(
     source_object: &str,
     record_index: u32,
 ) -> (String, String) {
+    let key = event_key(event_id, source_object, record_index);
+    let event_ref = key.split_once(':').map_or("", |(_, r)| r).to_string();
+    (key, event_ref)
+}
+
+/// The key of [`single_event_key`] alone, built without formatting (the rule pack makes one
+/// per observed event).
+pub fn event_key(event_id: Option<&str>, source_object: &str, record_index: u32) -> String {
     match event_id.filter(|id| !id.is_empty()) {
-        Some(id) => (format!("event:{id}"), id.to_string()),
-        None => {
-            let r = format!("{source_object}#{record_index}");
-            (format!("object:{r}"), r)
+        Some(id) => {
+            let mut k = String::with_capacity(6 + id.len());
+            k.push_str("event:");
+            k.push_str(id);
+            k
         }
+        None => format!("object:{source_object}#{record_index}"),
     }
 }
 

@@ -33,7 +33,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use trailwarden_alert::{alert_id, format_event_time, single_event_key, Alert};
+use trailwarden_alert::{alert_id, event_key, format_event_time, Alert};
 use trailwarden_anomaly::{
     AnomalyError, FirstSeenOptions, FirstSeenSpec, FirstSeenStats, FirstSeenStore,
     FirstSeenVerdict, LearnFrom,
@@ -332,8 +332,7 @@ impl PackEngine {
         if *self.source_object != *source_object {
             self.source_object = Arc::from(source_object);
         }
-        let (key, _) =
-            single_event_key(event.event_id.as_deref(), source_object, event.record_index);
+        let key = event_key(event.event_id.as_deref(), source_object, event.record_index);
         let ev = Arc::new(PackEv {
             key_hash: key_hash(&key),
             key,
