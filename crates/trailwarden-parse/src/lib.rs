@@ -182,7 +182,7 @@ pub fn parse_object_with(parser: &mut RecordParser, bytes: &[u8], limits: &Limit
     let decode_problem = decode_into(bytes, limits.max_decompressed_bytes, &mut text);
     let mut out = ParsedObject {
         kind: ObjectKind::Trail,
-        events: Vec::new(),
+        events: std::mem::take(&mut parser.spare_events),
         bad_records: Vec::new(),
         problem: None,
         decoded_bytes: text.len() as u64,

@@ -23,6 +23,9 @@ pub struct RecordParser {
     pub(crate) scratch: Vec<u8>,
     pub(crate) buffers: simd_json::Buffers,
     pub(crate) tape: Option<Tape<'static>>,
+    /// An empty event list handed back with [`RecordParser::recycle_events`]: the next
+    /// object's events go into its allocation.
+    pub(crate) spare_events: Vec<Event>,
 }
 
 impl Default for RecordParser {
@@ -32,6 +35,7 @@ impl Default for RecordParser {
             scratch: Vec::new(),
             buffers: simd_json::Buffers::new(64 * 1024),
             tape: Some(Tape::null().reset()),
+            spare_events: Vec::new(),
         }
     }
 }
@@ -46,6 +50,19 @@ impl RecordParser {
         const KEEP_AT_MOST: usize = 64 << 20;
         if text.capacity() <= KEEP_AT_MOST {
             self.text = text;
+        }
+    }
+
+    /// Hands back an object's event list once its events have been moved out (its contents
+    /// are dropped): the next object parsed with this parser reuses the allocation instead of
+    /// making a fresh one of the same size (an object's list is about a megabyte, and the
+    /// allocator returns freed blocks that large to the system, so each new one is paid in
+    /// page faults). Lists beyond 65,536 events are not kept.
+    pub fn recycle_events(&mut self, mut events: Vec<Event>) {
+        const KEEP_AT_MOST: usize = 1 << 16;
+        events.clear();
+        if events.capacity() <= KEEP_AT_MOST && events.capacity() > self.spare_events.capacity() {
+            self.spare_events = events;
         }
     }
 

@@ -8,8 +8,8 @@ use std::io::Write;
 use flate2::{write::GzEncoder, Compression};
 use proptest::prelude::*;
 use trailwarden_parse::{
-    parse_object, parse_record, BadRecordReason, IdentityType, Limits, ObjectKind,
-    ObjectProblemKind,
+    parse_object, parse_object_with, parse_record, BadRecordReason, IdentityType, Limits,
+    ObjectKind, ObjectProblemKind, RecordParser,
 };
 
 fn gz(data: &[u8]) -> Vec<u8> {
@@ -360,4 +360,25 @@ fn whole_object_and_per_record_paths_agree() {
         one.record_index = i as u32;
         assert_eq!(one, fast.events[i]);
     }
+}
+
+#[test]
+fn a_recycled_event_list_is_reused_and_leaves_nothing_behind() {
+    let limits = Limits::default();
+    let mut parser = RecordParser::new();
+    let big = parse_object_with(&mut parser, &gz(trail(300).as_bytes()), &limits);
+    assert_eq!(big.events.len(), 300);
+    let (ptr, cap) = (big.events.as_ptr(), big.events.capacity());
+    parser.recycle_events(big.events);
+    // the next object's events go into the same allocation, and only its own are there
+    let small_text = trail(20);
+    let small = parse_object_with(&mut parser, &gz(small_text.as_bytes()), &limits);
+    assert_eq!(small.events.as_ptr(), ptr);
+    assert_eq!(small.events.capacity(), cap);
+    let fresh = parse_object(small_text.as_bytes(), &limits);
+    assert_eq!(small.events, fresh.events);
+    // a list given back is used once
+    let again = parse_object_with(&mut parser, &gz(small_text.as_bytes()), &limits);
+    assert_ne!(again.events.as_ptr(), ptr);
+    assert_eq!(again.events, fresh.events);
 }

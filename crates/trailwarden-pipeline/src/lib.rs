@@ -344,20 +344,26 @@ async fn decode_one(
             };
             let opts = options.clone();
             let pool = parsers.clone();
+            let (key, object_stats) = (object.describe(), stats.clone());
             let parsed = tokio::task::spawn_blocking(move || {
                 // at most `decode_workers` parsers exist: one per permit
                 let mut parser = pool.take();
                 let compressed = bytes.len() as u64;
                 let mut p = parse_object_with(&mut parser, &bytes, &opts.limits);
-                pool.put(parser);
                 drop(bytes);
                 if !opts.filter.is_empty() {
                     p.events.retain(|e| opts.filter.keeps(e));
                 }
-                (p, compressed)
+                object_stats.add_object(&key, &p, compressed);
+                // the events move into their `Arc`s here; the emptied list goes back to the
+                // parser for the next object (see `RecordParser::recycle_events`)
+                let events: Vec<Arc<Event>> = p.events.drain(..).map(Arc::new).collect();
+                parser.recycle_events(p.events);
+                pool.put(parser);
+                (p.kind, events)
             })
             .await;
-            let Ok((parsed, compressed)) = parsed else {
+            let Ok((kind, events)) = parsed else {
                 stats.add_object(
                     &object.describe(),
                     &unreadable("parser thread failed".into()),
@@ -366,16 +372,12 @@ async fn decode_one(
                 ack.fail(Failure::transient("parser thread failed"));
                 return None;
             };
-            stats.add_object(&object.describe(), &parsed, compressed);
-            if parsed.kind == ObjectKind::Digest {
+            if kind == ObjectKind::Digest {
                 debug!(object = %object.describe(), "digest file recognised; not parsed as events");
                 ack.done();
                 return None;
             }
-            let batch = Arc::new(Batch {
-                object,
-                events: parsed.events.into_iter().map(Arc::new).collect(),
-            });
+            let batch = Arc::new(Batch { object, events });
             if let Some(tx) = &arc_tx {
                 if tx.send((batch.clone(), ack.clone())).await.is_err() {
                     return None;
