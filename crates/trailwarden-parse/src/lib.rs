@@ -256,23 +256,55 @@ fn parse_text_into(
         return;
     }
     out.events.reserve(top.records.len());
-    if top.error.is_none() && whole_object(parser, text, &top, limits, out) {
-        return;
-    }
-    // The slow path: simd-json over each record on its own, so one that is broken (or an
-    // object cut short) costs only itself.
-    for (i, rec) in top.records.iter().enumerate() {
-        let index = u32::try_from(i).unwrap_or(u32::MAX);
-        let span = rec.span.clone();
-        if span.len() > limits.max_record_bytes {
-            out.bad_records.push(too_large(index, span.len(), limits));
+    // simd-json over runs of records at once (a tape per run, not per object: the scratch
+    // space stays the size of a run however large the object); a run that does not parse is
+    // parsed record by record, so one broken record costs only itself. The pre-scan's spans
+    // hold complete records only, so a truncated object keeps every record before the cut.
+    let records = &top.records;
+    let mut i = 0;
+    while i < records.len() {
+        let Some(first) = records.get(i) else { break };
+        if first.span.len() > limits.max_record_bytes {
+            out.bad_records
+                .push(too_large(record_index(i), first.span.len(), limits));
+            i += 1;
             continue;
         }
-        match parser.parse_with_raw(&text[span.clone()], &rec.raw, span.start, index) {
-            Ok(ev) => out.events.push(ev),
-            Err(bad) => out.bad_records.push(bad),
+        let start = first.span.start;
+        let mut end = i + 1;
+        while let Some(r) = records.get(end) {
+            if r.span.len() > limits.max_record_bytes || r.span.end - start > RUN_BYTES {
+                break;
+            }
+            end += 1;
         }
+        let run = records.get(i..end).unwrap_or_default();
+        if !parse_run(parser, text, run, i, out) {
+            for (k, rec) in run.iter().enumerate() {
+                let span = rec.span.clone();
+                match parser.parse_with_raw(
+                    &text[span.clone()],
+                    &rec.raw,
+                    span.start,
+                    record_index(i + k),
+                ) {
+                    Ok(ev) => out.events.push(ev),
+                    Err(bad) => out.bad_records.push(bad),
+                }
+            }
+        }
+        i = end;
     }
+}
+
+/// JSON text parsed per simd-json call: records are grouped into runs of about this size.
+/// Bounds the parser's scratch space (padded copy, structural indexes, tape: together about
+/// 5× the text), and a run this size stays in the cache between the tape and the conversion
+/// into events. See docs/PERFORMANCE.md for the measurements.
+const RUN_BYTES: usize = 256 << 10;
+
+fn record_index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 fn too_large(index: u32, len: usize, limits: &Limits) -> BadRecord {
@@ -286,43 +318,47 @@ fn too_large(index: u32, len: usize, limits: &Limits) -> BadRecord {
     )
 }
 
-/// The fast path: simd-json over the whole object at once. Returns false (having added
-/// nothing) when the object is not valid JSON as a whole, or its `Records` does not line up
-/// with the pre-scan; the caller then parses record by record.
-fn whole_object(
+/// The fast path: one simd-json call over a run of consecutive records (`run`, the first
+/// being record `first`), parsed as the array `[` + their text + `]` (only commas and
+/// whitespace lie between records). Returns false (having added nothing) when that array is
+/// not valid JSON or does not hold exactly the run's records; the caller then parses them one
+/// by one.
+fn parse_run(
     parser: &mut RecordParser,
     text: &[u8],
-    top: &scan::TopLevel,
-    limits: &Limits,
+    run: &[scan::RecordSpan],
+    first: usize,
     out: &mut ParsedObject,
 ) -> bool {
+    let (Some(a), Some(b)) = (run.first(), run.last()) else {
+        return true;
+    };
+    let Some(body) = text.get(a.span.start..b.span.end) else {
+        return false;
+    };
     let RecordParser {
         scratch,
         buffers,
         tape: tape_slot,
         ..
     } = parser;
-    record::padded_copy(scratch, text);
+    let len = body.len() + 2;
+    scratch.clear();
+    scratch.reserve(len + simd_json::INPUT_PADDING);
+    scratch.push(b'[');
+    scratch.extend_from_slice(body);
+    scratch.push(b']');
+    scratch.resize(len + simd_json::INPUT_PADDING, b' ');
     let mut tape = tape_slot
         .take()
         .unwrap_or_else(|| simd_json::tape::Tape::null().reset());
     let mut ok = false;
-    if simd_json::fill_tape_padded(scratch, text.len(), buffers, &mut tape).is_ok() {
-        let records = tape
-            .as_value()
-            .as_object()
-            .and_then(|o| o.get("Records"))
-            .and_then(|r| r.as_array());
-        if let Some(records) = records.filter(|r| r.len() == top.records.len()) {
+    if simd_json::fill_tape_padded(scratch, len, buffers, &mut tape).is_ok() {
+        let values = tape.as_value().as_array();
+        if let Some(values) = values.filter(|v| v.len() == run.len()) {
             ok = true;
-            for (i, (value, rec)) in records.iter().zip(&top.records).enumerate() {
-                let index = u32::try_from(i).unwrap_or(u32::MAX);
-                if rec.span.len() > limits.max_record_bytes {
-                    out.bad_records
-                        .push(too_large(index, rec.span.len(), limits));
-                    continue;
-                }
-                match record::event_from_value(value, text, &rec.raw, 0, index) {
+            for (k, (value, rec)) in values.iter().zip(run).enumerate() {
+                match record::event_from_value(value, text, &rec.raw, 0, record_index(first + k)) {
                     Ok(ev) => out.events.push(ev),
                     Err(bad) => out.bad_records.push(bad),
                 }

@@ -339,26 +339,53 @@ proptest! {
     }
 }
 
-/// The whole-object fast path and the record-by-record path give the same events.
+/// The fast path (simd-json over runs of records, ~256 KiB each) and the record-by-record
+/// path give the same events, across many runs; a broken record in one run costs only itself,
+/// and so does one too large for the limits between two runs.
 #[test]
-fn whole_object_and_per_record_paths_agree() {
-    let recs: Vec<String> = (0..30).map(rec).collect();
-    let good = format!("{{\"Records\":[{}]}}", recs.join(","));
+fn run_and_per_record_paths_agree() {
+    // ~400 bytes a record: 3,000 records make several runs
+    let recs: Vec<String> = (0..3000).map(rec).collect();
+    let good = format!("{{\"Records\":[{}]}}", recs.join(",\n  "));
     let fast = parse_object(good.as_bytes(), &Limits::default());
     assert!(fast.problem.is_none() && fast.bad_records.is_empty());
-    // an invalid escape in one extra record makes the whole-object parse fail: the same good
-    // records then come from the per-record path
-    let broken = format!(
-        "{{\"Records\":[{},{{\"eventTime\":\"2024-03-01T00:00:00Z\",\"eventName\":\"\\uZZZZ\"}}]}}",
-        recs.join(",")
-    );
-    let slow = parse_object(broken.as_bytes(), &Limits::default());
-    assert_eq!(slow.bad_records.len(), 1);
-    assert_eq!(fast.events, slow.events);
+    assert_eq!(fast.events.len(), recs.len());
     for (i, text) in recs.iter().enumerate() {
         let mut one = parse_record(text.as_bytes()).unwrap();
         one.record_index = i as u32;
-        assert_eq!(one, fast.events[i]);
+        assert_eq!(one, fast.events[i], "record {i}");
+    }
+    // an invalid escape (which the pre-scan cannot see) in the middle of the second run, and a
+    // record over the size limit, are reported at their indices; every good record is kept
+    let broken = r#"{"eventTime":"2024-03-01T00:00:00Z","eventName":"\uZZZZ"}"#.to_string();
+    let huge = format!(
+        r#"{{"eventTime":"2024-03-01T00:00:00Z","requestParameters":{{"x":"{}"}}}}"#,
+        "a".repeat(300 * 1024)
+    );
+    let mut mixed: Vec<String> = recs.clone();
+    mixed.insert(900, broken);
+    mixed.insert(2000, huge);
+    let text = format!("{{\"Records\":[{}]}}", mixed.join(","));
+    let slow = parse_object(text.as_bytes(), &Limits::default());
+    let bad: Vec<(u32, BadRecordReason)> = slow
+        .bad_records
+        .iter()
+        .map(|b| (b.index, b.reason))
+        .collect();
+    assert_eq!(
+        bad,
+        vec![
+            (900, BadRecordReason::InvalidJson),
+            (2000, BadRecordReason::TooLarge)
+        ]
+    );
+    assert_eq!(slow.events.len(), recs.len());
+    for (a, b) in fast.events.iter().zip(&slow.events) {
+        let shift = u32::from(a.record_index >= 900) + u32::from(a.record_index >= 1999);
+        assert_eq!(b.record_index, a.record_index + shift);
+        let mut b = b.clone();
+        b.record_index = a.record_index;
+        assert_eq!(*a, b);
     }
 }
 
