@@ -81,8 +81,8 @@ pub struct EncodedFile {
 
 /// Encodes the events of one source object into one Parquet file per Hive partition.
 ///
-/// Convenience wrapper around [`Encoder`]; to encode many objects, keep one [`Encoder`] per
-/// thread instead, which reuses its writer properties and column builders.
+/// Convenience wrapper around [`Encoder`]; to encode many objects, keep an [`Encoder`] (or an
+/// [`EncoderPool`]) instead, which reuses its writer properties and column builders.
 pub fn encode_object<E: Borrow<Event>>(
     source_object: &str,
     events: &[E],
@@ -91,7 +91,49 @@ pub fn encode_object<E: Borrow<Event>>(
     Encoder::new(opts)?.encode_object(source_object, events)
 }
 
-/// A reusable archive encoder (one per thread; it is `Send` but not shared).
+/// Encoders shared by the threads that encode objects: a caller takes one (or makes one when
+/// all are busy) and gives it back, so at most as many exist as objects are encoded at once —
+/// not one per thread that ever encoded (a blocking pool has many), each holding column
+/// builders sized by the largest object it saw.
+#[derive(Debug)]
+pub struct EncoderPool {
+    options: ArchiveOptions,
+    free: std::sync::Mutex<Vec<Encoder>>,
+}
+
+impl EncoderPool {
+    /// Validates the options (by making the first encoder).
+    pub fn new(options: &ArchiveOptions) -> Result<EncoderPool, ArchiveError> {
+        let first = Encoder::new(options)?;
+        Ok(EncoderPool {
+            options: options.clone(),
+            free: std::sync::Mutex::new(vec![first]),
+        })
+    }
+
+    /// [`Encoder::encode_object`] with an encoder of the pool.
+    pub fn encode_object<E: Borrow<Event>>(
+        &self,
+        source_object: &str,
+        events: &[E],
+    ) -> Result<Vec<EncodedFile>, ArchiveError> {
+        let taken = self.lock().pop();
+        let mut enc = match taken {
+            Some(e) => e,
+            None => Encoder::new(&self.options)?,
+        };
+        let files = enc.encode_object(source_object, events);
+        self.lock().push(enc);
+        files
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Encoder>> {
+        // an encoder is pushed or popped whole: a panic elsewhere leaves the list intact
+        self.free.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A reusable archive encoder (`Send`, not shared: see [`EncoderPool`]).
 pub struct Encoder {
     row_group_rows: usize,
     level: ZstdLevel,
@@ -644,5 +686,26 @@ mod tests {
         enc.max_batch_bytes = MAX_ROW_GROUP_STRING_BYTES;
         let files = enc.encode_object(&name, &small).unwrap();
         assert_eq!(row_groups(&files[0].bytes), [4]);
+    }
+
+    #[test]
+    fn a_pool_encodes_like_an_encoder_and_makes_encoders_only_when_all_are_busy() {
+        let opts = ArchiveOptions::default();
+        let events: Vec<Event> = (0..50).map(|i| ev("1", None, 0, i)).collect();
+        let pool = EncoderPool::new(&opts).unwrap();
+        let want = encode_object("o", &events, &opts).unwrap();
+        assert_eq!(pool.encode_object("o", &events).unwrap(), want);
+        assert_eq!(pool.encode_object("o", &events).unwrap(), want);
+        assert_eq!(pool.lock().len(), 1, "sequential callers share one encoder");
+        // all encoders busy: a new one is made, and kept for the next caller
+        let busy = pool.lock().pop();
+        assert_eq!(pool.encode_object("o", &events).unwrap(), want);
+        pool.lock().extend(busy);
+        assert_eq!(pool.lock().len(), 2);
+        assert!(EncoderPool::new(&ArchiveOptions {
+            row_group_rows: 0,
+            ..opts
+        })
+        .is_err());
     }
 }

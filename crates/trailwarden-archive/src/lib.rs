@@ -44,7 +44,7 @@ mod partition;
 mod schema;
 
 pub use encode::{
-    encode_object, ArchiveOptions, EncodedFile, Encoder, CREATED_BY,
+    encode_object, ArchiveOptions, EncodedFile, Encoder, EncoderPool, CREATED_BY,
     DEFAULT_MIN_COMPRESSED_CHUNK_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
     MAX_ROW_GROUP_STRING_BYTES,
 };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
 use futures::future::BoxFuture;
-use trailwarden_archive::{ArchiveOptions, Encoder};
+use trailwarden_archive::{ArchiveOptions, EncoderPool};
 use trailwarden_ingest::{Location, ObjectRef};
 use trailwarden_pipeline::{ArchiveWriter, ArchiveWritten, Batch, Failure, FailureKind, Fetcher};
 
@@ -306,7 +306,7 @@ impl S3Blob {
 pub struct S3Archive {
     client: aws_sdk_s3::Client,
     url: S3Url,
-    options: ArchiveOptions,
+    encoders: EncoderPool,
     rt: tokio::runtime::Handle,
 }
 
@@ -317,12 +317,12 @@ impl S3Archive {
         url: S3Url,
         options: ArchiveOptions,
     ) -> Result<Arc<Self>, String> {
-        Encoder::new(&options).map_err(|e| chain(&e))?;
+        let encoders = EncoderPool::new(&options).map_err(|e| chain(&e))?;
         let rt = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
         Ok(Arc::new(S3Archive {
             client,
             url,
-            options,
+            encoders,
             rt,
         }))
     }
@@ -330,21 +330,10 @@ impl S3Archive {
 
 impl ArchiveWriter for S3Archive {
     fn write(&self, batch: &Batch) -> Result<ArchiveWritten, String> {
-        thread_local! {
-            static ENCODER: std::cell::RefCell<Option<Encoder>> = const { std::cell::RefCell::new(None) };
-        }
-        let files = ENCODER.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(Encoder::new(&self.options).map_err(|e| chain(&e))?);
-            }
-            match slot.as_mut() {
-                Some(enc) => enc
-                    .encode_object(&batch.object.key, &batch.events)
-                    .map_err(|e| chain(&e)),
-                None => Err("no encoder".to_string()),
-            }
-        })?;
+        let files = self
+            .encoders
+            .encode_object(&batch.object.key, &batch.events)
+            .map_err(|e| chain(&e))?;
         let mut w = ArchiveWritten::default();
         for f in files {
             let key = format!("{}{}", self.url.prefix, f.rel_path);

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use trailwarden_alert::Alert;
-use trailwarden_archive::{ArchiveOptions, Encoder, LocalArchive};
+use trailwarden_archive::{ArchiveOptions, EncoderPool, LocalArchive};
 use trailwarden_detect::{Engine, EventRef, IpLists, Policies};
 use trailwarden_pipeline::{ArchiveWriter, ArchiveWritten, Batch, Detector, Fanout};
 
@@ -429,26 +429,15 @@ pub fn detectors(
 /// The local Parquet archive as a pipeline [`ArchiveWriter`]: one encoder per thread.
 struct LocalParquet {
     archive: LocalArchive,
-    options: ArchiveOptions,
+    encoders: EncoderPool,
 }
 
 impl ArchiveWriter for LocalParquet {
     fn write(&self, batch: &Batch) -> Result<ArchiveWritten, String> {
-        thread_local! {
-            static ENCODER: std::cell::RefCell<Option<Encoder>> = const { std::cell::RefCell::new(None) };
-        }
-        let files = ENCODER.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(Encoder::new(&self.options).map_err(|e| e.to_string())?);
-            }
-            match slot.as_mut() {
-                Some(enc) => enc
-                    .encode_object(&batch.object.key, &batch.events)
-                    .map_err(|e| chain(&e)),
-                None => Err("no encoder".to_string()),
-            }
-        })?;
+        let files = self
+            .encoders
+            .encode_object(&batch.object.key, &batch.events)
+            .map_err(|e| chain(&e))?;
         let mut w = ArchiveWritten::default();
         for f in &files {
             self.archive.write(f).map_err(|e| chain(&e))?;
@@ -480,11 +469,11 @@ pub fn archive_writer(
         row_group_rows,
         ..ArchiveOptions::default()
     };
-    // validate the options now rather than at the first object
-    Encoder::new(&options).context("archive options")?;
+    // validates the options now rather than at the first object
+    let encoders = EncoderPool::new(&options).context("archive options")?;
     Ok(Arc::new(LocalParquet {
         archive: LocalArchive::new(root),
-        options,
+        encoders,
     }))
 }
 
