@@ -51,7 +51,7 @@ impl GeoLocated {
 
 /// A MaxMind-format City database, read into memory at start-up.
 pub struct GeoDb {
-    reader: maxminddb::Reader<Vec<u8>>,
+    reader: crate::mmdb::Reader,
     description: String,
 }
 
@@ -104,25 +104,26 @@ struct MmRecord<'a> {
 }
 
 impl GeoDb {
-    /// Opens (reads into memory) a MaxMind-format database.
+    /// Opens a MaxMind-format database (memory-mapped: replace the file by rename, never in
+    /// place, while trailwarden runs).
     pub fn open(path: &Path) -> Result<GeoDb, AnomalyError> {
-        let reader = maxminddb::Reader::open_readfile(path).map_err(|e| AnomalyError::GeoDb {
+        let reader = crate::mmdb::open(path).map_err(|message| AnomalyError::GeoDb {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message,
         })?;
         Self::check(reader, &path.display().to_string())
     }
 
     /// A database from bytes (tests, or a caller that fetched it elsewhere).
     pub fn from_bytes(bytes: Vec<u8>) -> Result<GeoDb, AnomalyError> {
-        let reader = maxminddb::Reader::from_source(bytes).map_err(|e| AnomalyError::GeoDb {
+        let reader = crate::mmdb::from_bytes(bytes).map_err(|message| AnomalyError::GeoDb {
             path: "<memory>".into(),
-            message: e.to_string(),
+            message,
         })?;
         Self::check(reader, "<memory>")
     }
 
-    fn check(reader: maxminddb::Reader<Vec<u8>>, origin: &str) -> Result<GeoDb, AnomalyError> {
+    fn check(reader: crate::mmdb::Reader, origin: &str) -> Result<GeoDb, AnomalyError> {
         let m = reader.metadata();
         let description = format!("{} ({}, built {})", m.database_type, origin, m.build_epoch);
         Ok(GeoDb {

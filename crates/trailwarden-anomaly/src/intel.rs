@@ -79,25 +79,19 @@ impl Categories {
 
 // ------------------------------------------------------------------------ databases
 
-fn open_reader(
-    what: &'static str,
-    path: &Path,
-) -> Result<maxminddb::Reader<Vec<u8>>, AnomalyError> {
-    maxminddb::Reader::open_readfile(path).map_err(|e| AnomalyError::Database {
+fn open_reader(what: &'static str, path: &Path) -> Result<crate::mmdb::Reader, AnomalyError> {
+    crate::mmdb::open(path).map_err(|message| AnomalyError::Database {
         what,
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message,
     })
 }
 
-fn bytes_reader(
-    what: &'static str,
-    bytes: Vec<u8>,
-) -> Result<maxminddb::Reader<Vec<u8>>, AnomalyError> {
-    maxminddb::Reader::from_source(bytes).map_err(|e| AnomalyError::Database {
+fn bytes_reader(what: &'static str, bytes: Vec<u8>) -> Result<crate::mmdb::Reader, AnomalyError> {
+    crate::mmdb::from_bytes(bytes).map_err(|message| AnomalyError::Database {
         what,
         path: "<memory>".into(),
-        message: e.to_string(),
+        message,
     })
 }
 
@@ -105,7 +99,7 @@ fn bytes_reader(
 /// data (a City database given as the ASN database, say): its lookups would silently find
 /// nothing useful.
 fn describe(
-    reader: &maxminddb::Reader<Vec<u8>>,
+    reader: &crate::mmdb::Reader,
     what: &'static str,
     origin: &Path,
     wrong: &[&str],
@@ -225,7 +219,7 @@ impl AnonRecord {
 /// IPinfo privacy-detection mmdb (`vpn`, `proxy`, `tor`, `relay`, `hosting`; booleans or
 /// `"true"`/`"false"`), read into memory at start-up.
 pub struct AnonymousIpDb {
-    reader: maxminddb::Reader<Vec<u8>>,
+    reader: crate::mmdb::Reader,
     description: String,
 }
 
@@ -330,7 +324,7 @@ pub struct AsnInfo {
 /// An ASN database (GeoLite2-ASN / GeoIP2-ISP shape: `autonomous_system_number`,
 /// `autonomous_system_organization`), read into memory at start-up.
 pub struct AsnDb {
-    reader: maxminddb::Reader<Vec<u8>>,
+    reader: crate::mmdb::Reader,
     description: String,
 }
 

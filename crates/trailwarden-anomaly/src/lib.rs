@@ -33,6 +33,7 @@ mod config;
 mod engine;
 mod geo;
 mod intel;
+mod mmdb;
 mod obs;
 mod state;
 mod terminated;
