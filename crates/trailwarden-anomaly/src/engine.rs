@@ -78,6 +78,8 @@ pub struct AnomalyEngine {
     /// Boxed: the tree shifts entries on insert/remove, and an `Obs` is a few hundred bytes.
     pending: BTreeMap<(i64, String), Box<Obs>>,
     max_seen: Option<i64>,
+    /// The source's promise that nothing earlier is still to come (not part of the snapshot).
+    low_watermark: Option<i64>,
     last_processed: Option<i64>,
     principals: HashMap<String, PState>,
     accounts: HashMap<String, AState>,
@@ -371,6 +373,7 @@ impl AnomalyEngine {
             terminated,
             pending: BTreeMap::new(),
             max_seen: None,
+            low_watermark: None,
             last_processed: None,
             principals: HashMap::new(),
             accounts: HashMap::new(),
@@ -406,6 +409,13 @@ impl AnomalyEngine {
         self.pending.len()
     }
 
+    /// The source promises that no event before `t` is still to come (a replay knows it from
+    /// the trail's delivery order): the next [`AnomalyEngine::ingest`] processes every held
+    /// event up to `t` even when the allowed lateness would hold it longer. Never lowers it.
+    pub fn raise_watermark(&mut self, t: i64) {
+        self.low_watermark = Some(self.low_watermark.map_or(t, |w| w.max(t)));
+    }
+
     /// Takes one object's events (`source_object` names it, for records without an `eventID`),
     /// and processes every held event the watermark has passed.
     pub fn ingest<E: std::borrow::Borrow<Event>>(
@@ -432,7 +442,9 @@ impl AnomalyEngine {
             }
         }
         if let Some(m) = self.max_seen {
-            let mark = m.saturating_sub(self.s.allowed_lateness_us);
+            let mark = m
+                .saturating_sub(self.s.allowed_lateness_us)
+                .max(self.low_watermark.unwrap_or(i64::MIN));
             while self
                 .pending
                 .first_key_value()
@@ -1617,6 +1629,9 @@ pub(crate) fn evict<V>(
 
 impl Detector for AnomalyEngine {
     fn detect(&mut self, batch: &Batch, out: &mut Vec<Alert>) {
+        if let Some(w) = batch.low_watermark {
+            self.raise_watermark(w);
+        }
         self.ingest(&batch.events, &batch.object.key, out);
     }
 

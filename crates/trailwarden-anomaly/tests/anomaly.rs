@@ -196,6 +196,7 @@ fn batch(name: &str, recs: &[Rec]) -> Batch {
             .iter()
             .map(|r| std::sync::Arc::new(r.event()))
             .collect(),
+        low_watermark: None,
     }
 }
 

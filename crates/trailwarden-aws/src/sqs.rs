@@ -275,7 +275,7 @@ impl SqsSource {
                     match permit {
                         Some(permit) => {
                             if let Some((token, object)) = pending.pop_front() {
-                                permit.send(Job { object, ack: Ack::new(token, ack_tx.clone()) });
+                                permit.send(Job { object, ack: Ack::new(token, ack_tx.clone()), low_watermark: None });
                                 in_flight += 1;
                             }
                         }

@@ -440,6 +440,9 @@ impl Detector for PackEngine {
         for e in &batch.events {
             self.evaluate(e, &batch.object.key);
         }
+        if let Some(w) = batch.low_watermark {
+            self.correlator.raise_watermark(w);
+        }
         self.advance(out);
     }
 

@@ -121,6 +121,7 @@ impl Detector for Fanout {
         let shared = Arc::new(Batch {
             object: batch.object.clone(),
             events: batch.events.clone(),
+            low_watermark: batch.low_watermark,
         });
         for w in &mut self.rest {
             w.send(Job::Batch(shared.clone()));
@@ -225,6 +226,7 @@ mod tests {
                 location: Location::Local(key.into()),
             },
             events: Vec::new(),
+            low_watermark: None,
         }
     }
 

@@ -25,8 +25,8 @@ use tracing::{debug, warn};
 use trailwarden_alert::Alert;
 use trailwarden_ingest::{layout, Filter, Location, ObjectRef};
 use trailwarden_parse::{
-    parse_object_with, Event, Limits, ObjectKind, ObjectProblem, ObjectProblemKind, ParsedObject,
-    RecordParser,
+    parse_object_with, Event, Limits, MicrosUtc, ObjectKind, ObjectProblem, ObjectProblemKind,
+    ParsedObject, RecordParser,
 };
 
 pub use ack::{Ack, AckOutcome, AckReceiver, Failure, FailureKind};
@@ -40,6 +40,11 @@ pub struct Batch {
     /// Good events that passed the filter, in record order. Shared: a windowed detection keeps
     /// the events it may report on without copying them.
     pub events: Vec<Arc<Event>>,
+    /// No later batch holds an event before this time, as far as the source can tell (a replay
+    /// knows it from the trail's delivery order: `layout::low_watermarks`). Windowed detectors
+    /// may then apply what they hold up to it rather than wait out their allowed lateness; an
+    /// event that arrives behind it anyway is late (counted like any late event).
+    pub low_watermark: Option<MicrosUtc>,
 }
 
 /// Detection: everything that turns events into alerts (policies today; anomaly and Sigma
@@ -84,6 +89,8 @@ pub trait Fetcher: Send + Sync + 'static {
 pub struct Job {
     pub object: ObjectRef,
     pub ack: Ack,
+    /// Given to the object's [`Batch::low_watermark`].
+    pub low_watermark: Option<MicrosUtc>,
 }
 
 /// Tunables; every buffer is bounded by these.
@@ -324,7 +331,11 @@ async fn decode_one(
 ) -> Option<(Arc<Batch>, Ack)> {
     {
         {
-            let Job { object, ack } = job;
+            let Job {
+                object,
+                ack,
+                low_watermark,
+            } = job;
             // skip by layout before reading a byte
             let layout = layout::parse(&object.key);
             if let Some(l) = &layout {
@@ -377,7 +388,11 @@ async fn decode_one(
                 ack.done();
                 return None;
             }
-            let batch = Arc::new(Batch { object, events });
+            let batch = Arc::new(Batch {
+                object,
+                events,
+                low_watermark,
+            });
             if let Some(tx) = &arc_tx {
                 if tx.send((batch.clone(), ack.clone())).await.is_err() {
                     return None;

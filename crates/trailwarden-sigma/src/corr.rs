@@ -876,6 +876,8 @@ pub struct Correlator<E> {
     queue: Vec<Observation<E>>,
     applied_up_to: i64,
     max_time: Option<i64>,
+    /// The source's promise that nothing earlier is still to come ([`Correlator::raise_watermark`]).
+    low_watermark: i64,
     counters: CorrelatorStats,
     opts: CorrelatorOptions,
 }
@@ -896,6 +898,7 @@ impl<E: Evidence> Correlator<E> {
             queue: Vec::new(),
             applied_up_to: i64::MIN,
             max_time: None,
+            low_watermark: i64::MIN,
             counters: CorrelatorStats::default(),
             opts,
         }
@@ -915,6 +918,14 @@ impl<E: Evidence> Correlator<E> {
         self.max_time = Some(self.max_time.map_or(event_time, |m| m.max(event_time)));
     }
 
+    /// The source promises that no observation before `t` is still to come (a replay knows it
+    /// from the trail's delivery order): [`Correlator::advance`] then applies everything up to
+    /// `t` even when the allowed lateness would hold it longer (unbounded lateness included).
+    /// An observation that arrives behind it anyway is late. Never lowers the watermark.
+    pub fn raise_watermark(&mut self, t: i64) {
+        self.low_watermark = self.low_watermark.max(t);
+    }
+
     /// Buffers an observation; returns `false` when it is late (older than one already
     /// applied): then it is dropped and counted.
     pub fn observe(&mut self, obs: Observation<E>) -> bool {
@@ -928,14 +939,16 @@ impl<E: Evidence> Correlator<E> {
     }
 
     /// Applies every buffered observation at or before the watermark (latest event time seen
-    /// minus the allowed lateness), oldest first, then enforces the buffer cap. `on_fire`
+    /// minus the allowed lateness, or the source's [`Correlator::raise_watermark`] when that is
+    /// later), oldest first, then enforces the buffer cap. `on_fire`
     /// receives each firing and may push observations (of other correlations: chaining) that
     /// are applied at once, at the firing's time.
     pub fn advance(&mut self, on_fire: &mut OnFire<'_, E>) {
         let watermark = match (self.opts.allowed_lateness_secs, self.max_time) {
             (Some(l), Some(m)) => m.saturating_sub(secs_us(l)),
             _ => i64::MIN,
-        };
+        }
+        .max(self.low_watermark);
         self.pending.seal();
         while self.pending.peek().is_some_and(|o| o.time <= watermark) {
             if let Some(o) = self.pending.pop() {
@@ -1106,6 +1119,53 @@ mod tests {
                 proptest::prop_assert!(applied.windows(2).all(|w| w[0] <= w[1]), "{applied:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_raised_watermark_applies_what_it_has_passed_and_later_arrivals_behind_it_are_late() {
+        // what one advance (or the flush) applies: the times of the fired items
+        fn step(c: &mut Correlator<K>, flush: bool) -> Vec<i64> {
+            let mut applied: Vec<i64> = Vec::new();
+            let mut on_fire = |f: Firing<K>, _: &mut Vec<Observation<K>>| {
+                applied.extend(f.items.iter().map(|it| it.time / 1_000_000));
+            };
+            if flush {
+                c.flush(&mut on_fire);
+            } else {
+                c.advance(&mut on_fire);
+            }
+            applied
+        }
+        // 6 hours of lateness would hold everything; the source's watermark releases it
+        let mut c = Correlator::new(
+            vec![count(1.0, 10)],
+            CorrelatorOptions {
+                allowed_lateness_secs: Some(6 * 3600),
+                ..CorrelatorOptions::default()
+            },
+        );
+        for t in [30, 10, 20] {
+            c.see(t * 1_000_000);
+            c.observe(obs(t, &format!("e{t}"), 0, "g"));
+        }
+        assert_eq!(
+            step(&mut c, false),
+            Vec::<i64>::new(),
+            "held for the allowed lateness"
+        );
+        c.raise_watermark(20_000_000);
+        assert_eq!(
+            step(&mut c, false),
+            [10, 20],
+            "up to the watermark, oldest first"
+        );
+        // a lower one changes nothing; an observation behind the watermark is late
+        c.raise_watermark(0);
+        assert!(!c.observe(obs(15, "e15", 0, "g")));
+        assert!(c.observe(obs(25, "e25", 0, "g")));
+        assert_eq!(step(&mut c, false), Vec::<i64>::new());
+        assert_eq!(c.stats().late_dropped, 1);
+        assert_eq!(step(&mut c, true), [25, 30]);
     }
 
     #[test]

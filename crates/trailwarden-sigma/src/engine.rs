@@ -714,6 +714,9 @@ impl Detector for SigmaEngine {
         for e in &batch.events {
             self.evaluate(e, &batch.object.key, out);
         }
+        if let Some(w) = batch.low_watermark {
+            self.correlator.raise_watermark(w);
+        }
         self.advance(out);
     }
 

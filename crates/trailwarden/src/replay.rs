@@ -77,6 +77,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         let t = trailwarden_ingest::layout::parse(&o.key).and_then(|l| l.file_time);
         (t.unwrap_or(i64::MIN), o.key.clone())
     });
+    let watermarks = delivery_watermarks(&objects, &detect);
     for e in &walk_errors {
         tracing::warn!("{e}");
     }
@@ -122,9 +123,14 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         let (job_tx, job_rx) = mpsc::channel::<Job>(options_capacity(workers));
         let (ack_tx, mut ack_rx) = Ack::channel();
         let feeder = tokio::spawn(async move {
-            for (i, object) in objects.into_iter().enumerate() {
+            for (i, (object, low_watermark)) in objects.into_iter().zip(watermarks).enumerate() {
                 let ack = Ack::new(i as u64, ack_tx.clone());
-                if job_tx.send(Job { object, ack }).await.is_err() {
+                let job = Job {
+                    object,
+                    ack,
+                    low_watermark,
+                };
+                if job_tx.send(job).await.is_err() {
                     break;
                 }
             }
@@ -318,4 +324,29 @@ fn render_summary(s: &Summary, total: u64, elapsed: Duration, out: &Path) -> Str
     );
     let _ = writeln!(t, "  output       {}", out.display());
     t
+}
+
+/// Each object's low watermark (see `layout::low_watermarks`): from the trail's delivery order,
+/// so that windowed detectors hold events only as long as the trail's objects overlap, not for
+/// the whole allowed lateness (6 hours in a replay). The margin for events CloudTrail delivers
+/// late is the worker's lateness, 15 minutes (or `--allowed-lateness-secs` when smaller); a
+/// stream's first object is assumed to span at most the allowed lateness.
+pub(crate) fn delivery_watermarks(
+    objects: &[trailwarden_ingest::ObjectRef],
+    detect: &crate::config::DetectSettings,
+) -> Vec<Option<i64>> {
+    const MARGIN_SECS: u64 = 15 * 60;
+    let lateness = detect
+        .allowed_lateness_secs
+        .unwrap_or(crate::rules::REPLAY_LATENESS_SECS);
+    let us = |secs: u64| i64::try_from(secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+    let layouts: Vec<_> = objects
+        .iter()
+        .map(|o| trailwarden_ingest::layout::parse(&o.key))
+        .collect();
+    trailwarden_ingest::layout::low_watermarks(
+        &layouts,
+        us(lateness),
+        us(MARGIN_SECS.min(lateness)),
+    )
 }

@@ -505,6 +505,7 @@ mod tests {
                 location: Location::Local("o.json".into()),
             },
             events,
+            low_watermark: None,
         }
     }
 

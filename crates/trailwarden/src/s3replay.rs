@@ -149,6 +149,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             let t = layout::parse(&o.key).and_then(|l| l.file_time);
             (t.unwrap_or(i64::MIN), o.key.clone())
         });
+        let watermarks = crate::replay::delivery_watermarks(&objects, &detect);
         tracing::info!(
             objects = objects.len(),
             already_done = done_before.len(),
@@ -206,14 +207,19 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         let feeder = tokio::spawn(async move {
             let stop = tokio::signal::ctrl_c();
             tokio::pin!(stop);
-            for (i, object) in objects.into_iter().enumerate() {
+            for (i, (object, low_watermark)) in objects.into_iter().zip(watermarks).enumerate() {
                 let ack = Ack::new(i as u64, ack_tx.clone());
+                let job = Job {
+                    object,
+                    ack,
+                    low_watermark,
+                };
                 tokio::select! {
                     _ = &mut stop => {
                         tracing::warn!("interrupted: finishing what is in flight; run the same command to resume");
                         return true;
                     }
-                    r = job_tx.send(Job { object, ack }) => if r.is_err() { return false },
+                    r = job_tx.send(job) => if r.is_err() { return false },
                 }
             }
             false

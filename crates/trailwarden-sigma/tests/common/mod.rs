@@ -61,6 +61,7 @@ pub fn batch(key: &str, events: Vec<Event>) -> Batch {
             location: Location::Local(PathBuf::from(key)),
         },
         events: events.into_iter().map(std::sync::Arc::new).collect(),
+        low_watermark: None,
     }
 }
 
